@@ -1,0 +1,57 @@
+"""Input validation with messages that name the setting and its allowed range.
+
+Every public entry point validates its settings before doing any work, so a bad
+value fails fast with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+
+def positive_int(name: str, value: object) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def in_unit_interval(name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise if it is not a real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a real number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def finite_real(name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def positive_real(name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number > 0."""
+    number = finite_real(name, value)
+    if number <= 0.0:
+        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}")
+    return number
+
+
+def non_negative_tensor(name: str, tensor: torch.Tensor) -> None:
+    """Raise if ``tensor`` holds a negative or non-finite entry."""
+    if not torch.isfinite(tensor).all() or (tensor < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0 (a power), got min {tensor.min().item()}")
+
+
+def shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...]) -> None:
+    """Raise if ``tensor`` does not have ``expected`` shape (``None`` matches any size)."""
+    actual = tuple(tensor.shape)
+    if len(actual) != len(expected) or any(
+        e is not None and a != e for a, e in zip(actual, expected, strict=True)
+    ):
+        wanted = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
+        raise ValueError(f"{name} must have shape {wanted}, got {list(actual)}")

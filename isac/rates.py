@@ -1,0 +1,176 @@
+"""The rates and the objective of the transformed problem, eqs. (14), (26), (28), (39), (40).
+
+All functions are batched over leading dimensions and differentiable in ``sigma_s``.
+Shapes use ``...`` for batch dimensions. Powers are linear, in the units of
+:mod:`isac.pathloss`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from isac.waterfilling import water_filling
+
+LN2 = math.log(2.0)
+
+
+def received_user_covariance(H: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """complex [..., n_rx, n_rx]: sum_k p_k h_k h_k^H = H diag(p) H^H.
+
+    Args:
+        H: complex [..., n_rx, n_users], channels h_k as columns.
+        p: real [..., n_users], user powers p_k.
+    """
+    return (H * p.to(H.dtype)[..., None, :]) @ H.mH
+
+
+def interference_eigh(H: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigen-structure of each user's interference for eq. (26).
+
+    The SINR of user k with the MMSE beam (25) is
+    gamma_k = p_k h_k^T (A_k + c I)^-1 h_k^*,  A_k = sum_{i != k} p_i h_i^* h_i^T,
+    c = sigma_t . sigma_s / L + noise. With conj(A_k) = V diag(a) V^H (A_k and its
+    conjugate share eigenvalues) this is gamma_k = sum_m b_m / (a_m + c),
+    b_m = p_k |v_m^H h_k|^2: a sum of n_rx fractions, cheap for every new sigma_s.
+
+    Args:
+        H: complex [..., n_rx, n_users].
+        p: real [..., n_users].
+
+    Returns:
+        (a, b): real [..., n_users, n_rx] each, interference eigenvalues (>= 0) and the
+        signal power p_k |v_m^H h_k|^2 along each eigenvector.
+    """
+    covariance = received_user_covariance(H, p)
+    h = H.mT  # [..., n_users, n_rx], row k is h_k^T
+    own = p.to(H.dtype)[..., None, None] * (h[..., :, None] * h.conj()[..., None, :])
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance[..., None, :, :] - own)
+    projections = (eigenvectors.conj() * h[..., :, None]).sum(dim=-2)  # v_m^H h_k
+    signal = p[..., None] * projections.abs().square()
+    return eigenvalues.clamp_min(0.0), signal
+
+
+def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tensor:
+    """real [..., n_rx]: eigenvalues of R_H = (H diag(p) H^H + noise I)^-1, descending (III-A)."""
+    user_eigenvalues = torch.linalg.eigvalsh(received_user_covariance(H, p)).clamp_min(0.0)
+    return 1.0 / (user_eigenvalues + noise_power)  # eigvalsh is ascending, so this descends
+
+
+def sensing_rate(
+    sigma_s: torch.Tensor, sigma_t: torch.Tensor, sigma_h: torch.Tensor, waveform_len: int
+) -> torch.Tensor:
+    """Sensing rate, eq. (14), bits/s/Hz: (1/L) sum_i sum_j log2(1 + sigma_t,i sigma_s,i sigma_h,j).
+
+    Args:
+        sigma_s: real [..., n_tx], waveform powers aligned with ``sigma_t``.
+        sigma_t: real [..., n_tx], eigenvalues of R_T.
+        sigma_h: real [..., n_rx], eigenvalues of R_H.
+        waveform_len: L.
+
+    Returns:
+        real [...].
+    """
+    snr = (sigma_t * sigma_s)[..., :, None] * sigma_h[..., None, :]
+    return torch.log1p(snr).sum(dim=(-2, -1)) / (waveform_len * LN2)
+
+
+def echo_interference(
+    sigma_s: torch.Tensor, sigma_t: torch.Tensor, waveform_len: int
+) -> torch.Tensor:
+    """real [...]: echo power per receive antenna, tr(S R_T S^H)/L = sigma_t . sigma_s / L, (19)."""
+    return (sigma_t * sigma_s).sum(dim=-1) / waveform_len
+
+
+def sinr_mmse(
+    interference_eigenvalues: torch.Tensor,
+    signal_power: torch.Tensor,
+    echo_power: torch.Tensor,
+    noise_power: float,
+) -> torch.Tensor:
+    """real [..., n_users]: gamma_k^opt of eq. (26) from :func:`interference_eigh`'s (a, b).
+
+    Args:
+        interference_eigenvalues: real [..., n_users, n_rx], ``a``.
+        signal_power: real [..., n_users, n_rx], ``b``.
+        echo_power: real [...], from :func:`echo_interference`.
+        noise_power: sigma_n^2.
+    """
+    level = (echo_power + noise_power)[..., None, None]
+    return (signal_power / (interference_eigenvalues + level)).sum(dim=-1)
+
+
+def comm_rate(
+    sigma_s: torch.Tensor,
+    sigma_t: torch.Tensor,
+    interference_eigenvalues: torch.Tensor,
+    signal_power: torch.Tensor,
+    waveform_len: int,
+    noise_power: float,
+) -> torch.Tensor:
+    """Communication rate, eq. (26), bits/s/Hz per user: (1/K) sum_k log2(1 + gamma_k^opt).
+
+    Returns:
+        real [...].
+    """
+    echo = echo_interference(sigma_s, sigma_t, waveform_len)
+    sinr = sinr_mmse(interference_eigenvalues, signal_power, echo, noise_power)
+    return torch.log1p(sinr).mean(dim=-1) / LN2
+
+
+def max_sensing_rate(
+    sigma_t: torch.Tensor, sensing_power: float, n_rx: int, waveform_len: int, noise_power: float
+) -> torch.Tensor:
+    """M_s, eq. (39), with exact water-filling: the sensing rate with no users present.
+
+    Returns:
+        real [...].
+    """
+    gains = sigma_t / noise_power
+    powers = water_filling(gains, sensing_power)
+    return n_rx * torch.log1p(gains * powers).sum(dim=-1) / (waveform_len * LN2)
+
+
+def max_comm_rate(
+    interference_eigenvalues: torch.Tensor, signal_power: torch.Tensor, noise_power: float
+) -> torch.Tensor:
+    """M_c, eq. (40): the communication rate (26) with no sensing power.
+
+    Returns:
+        real [...].
+    """
+    zero_echo = torch.zeros(
+        signal_power.shape[:-2], dtype=signal_power.dtype, device=signal_power.device
+    )
+    sinr = sinr_mmse(interference_eigenvalues, signal_power, zero_echo, noise_power)
+    return torch.log1p(sinr).mean(dim=-1) / LN2
+
+
+def wsnr(
+    rate_s: torch.Tensor,
+    rate_c: torch.Tensor,
+    max_rate_s: torch.Tensor,
+    max_rate_c: torch.Tensor,
+    alpha: float,
+) -> torch.Tensor:
+    """Weighted sum of normalised rates, eq. (28): alpha Rs/M_s + (1 - alpha) Rc/M_c."""
+    return alpha * rate_s / max_rate_s + (1.0 - alpha) * rate_c / max_rate_c
+
+
+def power_budget_excess(sigma_s: torch.Tensor, sensing_power: float) -> torch.Tensor:
+    """real [...]: how far sum(sigma_s) exceeds P_s, relative to P_s (<= 0 when feasible), (15)."""
+    return (sigma_s.sum(dim=-1) - sensing_power) / max(
+        sensing_power, torch.finfo(sigma_s.dtype).tiny
+    )
+
+
+def check_power_budget(sigma_s: torch.Tensor, sensing_power: float, rtol: float = 1e-5) -> None:
+    """Raise ``ValueError`` if sigma_s is negative or exceeds the budget (15) by over ``rtol``."""
+    if (sigma_s < 0).any():
+        raise ValueError(f"sigma_s must be >= 0, got min {sigma_s.min().item():.3g}")
+    worst = power_budget_excess(sigma_s, sensing_power).max().item()
+    if worst > rtol:
+        raise ValueError(
+            f"sigma_s exceeds the power budget P_s = {sensing_power:.6g} by {worst:.3g} (relative)"
+        )

@@ -1,0 +1,120 @@
+"""Seeded, batched sampling of uplink ISAC scenarios (Sec. II, Sec. V, design.md items 6-8).
+
+All sampling happens on the CPU in float64 from a ``torch.Generator`` keyed to
+``(seed, split)``, so the same seed gives the same numbers on any machine and any
+device; results are cast afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+
+import torch
+
+from isac import checks
+from isac.system import SystemConfig
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A batch of ``n`` scenario instances in noise-normalised units.
+
+    Attributes:
+        H: complex [n, n_rx, n_users], true small-scale channels h_k (columns), CN(0, I).
+        H_est: complex [n, n_rx, n_users], the BS's estimate H_hat; H = sqrt(beta) H_hat + E.
+        p: real [n, n_users], user receive powers p_k (path loss folded in, design.md 6).
+        sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
+        U_T: complex [n, n_tx, n_tx], eigenvectors of R_T (columns, matching sigma_t).
+    """
+
+    H: torch.Tensor
+    H_est: torch.Tensor
+    p: torch.Tensor
+    sigma_t: torch.Tensor
+    U_T: torch.Tensor
+
+    @property
+    def R_T(self) -> torch.Tensor:
+        """complex [n, n_tx, n_tx]: R_T = U_T diag(sigma_t) U_T^H (ref. [31])."""
+        return (self.U_T * self.sigma_t.to(self.U_T.dtype)[..., None, :]) @ self.U_T.mH
+
+    def __len__(self) -> int:
+        return self.H.shape[0]
+
+    def to(self, dtype: torch.dtype) -> Scenario:
+        """Cast to real ``dtype`` (float32/float64), complex fields to the matching complex type."""
+        complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        return Scenario(
+            **{
+                f.name: getattr(self, f.name).to(
+                    complex_dtype if getattr(self, f.name).is_complex() else dtype
+                )
+                for f in fields(self)
+            }
+        )
+
+
+def split_generator(seed: int, split: str) -> torch.Generator:
+    """A CPU generator keyed to ``(seed, split)``; different splits never share a stream."""
+    digest = hashlib.sha256(f"isac:{int(seed)}:{split}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
+def complex_gaussian(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """complex128 samples of CN(0, 1): real and imaginary parts N(0, 1/2)."""
+    parts = torch.randn((*shape, 2), generator=generator, dtype=torch.float64)
+    return torch.view_as_complex(parts * 0.5**0.5)
+
+
+def haar_unitary(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """complex128 [n, size, size] Haar-distributed unitaries.
+
+    Ref. [31] takes the singular vectors of an i.i.d. complex Gaussian matrix; the
+    QR factor with the phases of R's diagonal moved into Q has the same (Haar)
+    distribution and, unlike an SVD, is unique, so it is identical across LAPACKs.
+    """
+    Q, R = torch.linalg.qr(complex_gaussian((n, size, size), generator))
+    diagonal = torch.diagonal(R, dim1=-2, dim2=-1)
+    return Q * (diagonal / diagonal.abs())[..., None, :]
+
+
+def sample_scenario(
+    system: SystemConfig,
+    n: int,
+    *,
+    beta: float = 1.0,
+    seed: int = 0,
+    split: str = "train",
+    dtype: torch.dtype = torch.float64,
+) -> Scenario:
+    """Sample ``n`` instances of ``system`` with CSI accuracy ``beta``.
+
+    Channels are Rayleigh, h_bar ~ CN(0, I), with equal-SNR power control
+    (p_k = SNR_c, Sec. V). Imperfect CSI (Sec. V, design.md item 8):
+    H = sqrt(beta) H_hat + E with H_hat ~ CN(0, I) and E ~ CN(0, (1 - beta) I), so
+    the true channel is CN(0, I) for every beta; the same random numbers are drawn
+    for every beta, so sweeps over beta differ only by it. R_T has i.i.d. U(0, 1)
+    eigenvalues (times xi_0, which is 1 in noise-normalised units) and Haar
+    eigenvectors (ref. [31]).
+
+    Args:
+        system: the system settings.
+        n: number of instances (>= 1).
+        beta: CSI accuracy in [0, 1]; 1 is perfect CSI.
+        seed: base seed; ``(seed, split)`` selects the random stream.
+        split: name of the data split, e.g. "train", "val", "test".
+        dtype: real dtype of the result (sampling is always float64).
+    """
+    n = checks.positive_int("n", n)
+    beta = checks.in_unit_interval("beta", beta)
+    generator = split_generator(seed, split)
+    shape = (n, system.n_rx, system.n_users)
+    H_est = complex_gaussian(shape, generator)
+    error = complex_gaussian(shape, generator)
+    H = beta**0.5 * H_est + (1.0 - beta) ** 0.5 * error
+    sigma_t = torch.rand((n, system.n_tx), generator=generator, dtype=torch.float64)
+    sigma_t = sigma_t.sort(dim=-1, descending=True).values
+    U_T = haar_unitary(n, system.n_tx, generator)
+    p = torch.full((n, system.n_users), system.user_power, dtype=torch.float64)
+    return Scenario(H=H, H_est=H_est, p=p, sigma_t=sigma_t, U_T=U_T).to(dtype)

@@ -1,0 +1,33 @@
+"""Exact water-filling (design.md erratum 2: the level of eq. (38) is exact only when
+every eigen-channel is active)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def water_filling(gains: torch.Tensor, total_power: torch.Tensor | float) -> torch.Tensor:
+    """Powers x maximising sum_i log(1 + g_i x_i) s.t. sum_i x_i <= P, x >= 0.
+
+    Sorted closed form: with the gains in descending order, the water level for the
+    m strongest channels is mu_m = (P + sum_{i<=m} 1/g_i) / m, and the optimum uses
+    the largest m with mu_m > 1/g_m; then x_i = max(mu_m - 1/g_i, 0).
+
+    Args:
+        gains: real [..., n], channel gains g_i >= 0, any order.
+        total_power: the budget P >= 0, a float or real [...].
+
+    Returns:
+        real [..., n], the optimal powers, in the order of ``gains``.
+    """
+    sorted_gains, order = gains.sort(dim=-1, descending=True)
+    inverse = 1.0 / sorted_gains.clamp_min(torch.finfo(gains.dtype).tiny)
+    budget = torch.as_tensor(total_power, dtype=gains.dtype, device=gains.device)
+    counts = torch.arange(1, gains.shape[-1] + 1, dtype=gains.dtype, device=gains.device)
+    levels = (budget[..., None] + inverse.cumsum(dim=-1)) / counts
+    n_active = (levels > inverse).sum(dim=-1, keepdim=True)
+    level = levels.gather(-1, (n_active - 1).clamp_min(0))
+    sorted_powers = torch.where(
+        (n_active > 0) & (level > inverse), level - inverse, torch.zeros_like(inverse)
+    )
+    return torch.empty_like(sorted_powers).scatter_(-1, order, sorted_powers)

@@ -1,0 +1,28 @@
+"""Shared helpers for the tests: random instances and feasible powers in float64."""
+
+from __future__ import annotations
+
+import torch
+
+from isac.problem import ProblemTerms
+from isac.scenario import sample_scenario
+from isac.system import SystemConfig
+
+
+def random_powers(
+    n: int, n_tx: int, budget: float, generator: torch.Generator, *, full: bool = False
+) -> torch.Tensor:
+    """float64 [n, n_tx] feasible, descending powers: random simplex points times a random
+    fraction of ``budget`` (the full budget when ``full``), some entries exactly zero."""
+    weights = torch.rand((n, n_tx), generator=generator, dtype=torch.float64) ** 3
+    weights = weights * (torch.rand((n, n_tx), generator=generator, dtype=torch.float64) > 0.2)
+    weights[:, 0] += 1e-3  # never all zero
+    used = 1.0 if full else torch.rand((n, 1), generator=generator, dtype=torch.float64)
+    powers = budget * used * weights / weights.sum(dim=-1, keepdim=True)
+    return powers.sort(dim=-1, descending=True).values
+
+
+def instance(system: SystemConfig, n: int = 8, seed: int = 0, beta: float = 1.0):
+    """A float64 scenario and its problem terms."""
+    scenario = sample_scenario(system, n, seed=seed, beta=beta, split="test")
+    return scenario, ProblemTerms.from_scenario(scenario, system)
