@@ -12,24 +12,28 @@ from numbers import Integral, Real
 import torch
 
 
+class SettingsError(ValueError):
+    """A setting is outside its allowed range; the message names the setting and the range."""
+
+
 def positive_int(name: str, value: object) -> int:
     """Return ``value`` as an int, or raise if it is not an integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise SettingsError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
 
 
 def in_unit_interval(name: str, value: object) -> float:
     """Return ``value`` as a float, or raise if it is not a real number in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a real number in [0, 1], got {value!r}")
+        raise SettingsError(f"{name} must be a real number in [0, 1], got {value!r}")
     return float(value)
 
 
 def finite_real(name: str, value: object) -> float:
     """Return ``value`` as a float, or raise if it is not a finite real number."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+        raise SettingsError(f"{name} must be a finite real number, got {value!r}")
     return float(value)
 
 
@@ -37,14 +41,14 @@ def positive_real(name: str, value: object) -> float:
     """Return ``value`` as a float, or raise if it is not a finite real number > 0."""
     number = finite_real(name, value)
     if number <= 0.0:
-        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}")
+        raise SettingsError(f"{name} must be a finite real number > 0, got {value!r}")
     return number
 
 
 def non_negative_tensor(name: str, tensor: torch.Tensor) -> None:
     """Raise if ``tensor`` holds a negative or non-finite entry."""
     if not torch.isfinite(tensor).all() or (tensor < 0).any():
-        raise ValueError(f"{name} must be finite and >= 0 (a power), got min {tensor.min().item()}")
+        raise SettingsError(f"{name} must be finite and >= 0 (a power), got min {tensor.min().item()}")
 
 
 def shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...]) -> None:
@@ -54,4 +58,26 @@ def shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...]) -> 
         e is not None and a != e for a, e in zip(actual, expected, strict=True)
     ):
         wanted = "[" + ", ".join("*" if e is None else str(e) for e in expected) + "]"
-        raise ValueError(f"{name} must have shape {wanted}, got {list(actual)}")
+        raise SettingsError(f"{name} must have shape {wanted}, got {list(actual)}")
+
+
+def positive_float_in(name: str, value: object, low: float, high: float) -> float:
+    """Return ``value`` as a float, or raise if it is not a real number in (low, high)."""
+    number = finite_real(name, value)
+    if not low < number < high:
+        raise SettingsError(f"{name} must be a real number in ({low:g}, {high:g}), got {value!r}")
+    return number
+
+
+def non_negative_int(name: str, value: object) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise SettingsError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    """Return ``value``, or raise if it is not one of ``allowed``."""
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {list(allowed)}, got {value!r}")
+    return str(value)

@@ -42,7 +42,7 @@ class SystemConfig:
         checks.positive_int("n_users", self.n_users)
         checks.positive_int("waveform_len", self.waveform_len)
         if self.waveform_len <= self.n_tx:
-            raise ValueError(
+            raise checks.SettingsError(
                 f"waveform_len must be > n_tx = {self.n_tx} (Sec. II, L > N_t), "
                 f"got {self.waveform_len}"
             )

@@ -1,0 +1,179 @@
+"""On-the-fly data: seeded problem sets and the LightningDataModule that serves them.
+
+Each sample is a scenario reduced to what training needs: the network's features
+(from the channel the BS knows, H_hat) and the :class:`~isac.problem.ProblemTerms`
+of the true channel H, so the loss (30) is cheap and always scored on the truth.
+Validation and test sets are fixed by ``(seed, split)``; the training set is fixed
+too, or, with ``resample_train``, drawn anew every epoch from ``(seed, "train-<epoch>")``.
+Shuffling is keyed to ``(seed, epoch)``, so a resumed run sees the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
+
+from isac import checks
+from isac.networks import input_features
+from isac.problem import ProblemTerms
+from isac.scenario import sample_scenario, split_generator
+from isac.system import SystemConfig
+
+
+@dataclass
+class Batch:
+    """A batch of samples.
+
+    Attributes:
+        features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
+        terms: the per-sample terms of problem (28) from the true channel H.
+    """
+
+    features: torch.Tensor
+    terms: ProblemTerms
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.features.to(device), self.terms.to(device))
+
+
+class ProblemSet(Dataset):
+    """``n`` samples of ``system`` drawn from ``(seed, split)``; indexable by a list of indices."""
+
+    def __init__(self, system: SystemConfig, n: int, *, beta: float, seed: int, split: str,
+                 dtype: torch.dtype = torch.float32) -> None:
+        scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
+        self.features = input_features(scenario.H_est, scenario.p, scenario.sigma_t,
+                                       system.noise_power).to(dtype)
+        self.terms = ProblemTerms.from_scenario(scenario, system).to(dtype)
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = torch.as_tensor(indices)
+        return Batch(self.features[index], self.terms[index])
+
+    def all(self) -> Batch:
+        """Every sample as one batch."""
+        return Batch(self.features, self.terms)
+
+
+class EpochShuffle(Sampler[int]):
+    """A permutation of ``range(n)`` keyed to ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` before every epoch (also after a resume);
+    ``before_epoch(epoch)``, if given, runs when the epoch's iteration starts (to
+    redraw the data).
+    """
+
+    def __init__(self, n: int, seed: int,
+                 before_epoch: Callable[[int], None] | None = None) -> None:
+        self.n, self.seed, self.epoch, self.before_epoch = n, seed, 0, before_epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        if self.before_epoch is not None:
+            self.before_epoch(self.epoch)
+        generator = split_generator(self.seed, f"shuffle-{self.epoch}")
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _keep_batch(batch: Batch) -> Batch:
+    return batch
+
+
+class ISACDataModule(L.LightningDataModule):
+    """Training, validation and test sets of one system, synthesised in-process.
+
+    Args:
+        system: the system settings.
+        beta: CSI accuracy in [0, 1] (1: perfect CSI).
+        n_train, n_val, n_test: sample counts.
+        batch_size: training mini-batch size.
+        eval_batch_size: batch size for validation and test (results do not depend on it).
+        seed: data seed; each split draws from its own stream.
+        resample_train: draw a fresh training set every epoch instead of a fixed one.
+    """
+
+    def __init__(self, system: SystemConfig, *, beta: float = 1.0, n_train: int = 8000,
+                 n_val: int = 2000, n_test: int = 2000, batch_size: int = 256,
+                 eval_batch_size: int = 2000, seed: int = 0, resample_train: bool = False) -> None:
+        super().__init__()
+        self.system = system
+        self.beta = checks.in_unit_interval("csi.beta", beta)
+        self.n_train = checks.positive_int("data.n_train", n_train)
+        self.n_val = checks.positive_int("data.n_val", n_val)
+        self.n_test = checks.positive_int("data.n_test", n_test)
+        self.batch_size = checks.positive_int("data.batch_size", batch_size)
+        self.eval_batch_size = checks.positive_int("data.eval_batch_size", eval_batch_size)
+        self.seed = int(seed)
+        self.resample_train = bool(resample_train)
+        self.sets: dict[str, ProblemSet] = {}
+        self.drawn_epoch: int | None = None  # epoch of the training set in ``resample_train`` mode
+
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device,
+                                 dataloader_idx: int) -> Batch:
+        return batch.to(device)
+
+    def problem_set(self, split: str) -> ProblemSet:
+        """The fixed set of ``split`` ("train", "val" or "test"), built on first use."""
+        if split not in self.sets:
+            n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
+            self.sets[split] = ProblemSet(self.system, n, beta=self.beta, seed=self.seed,
+                                          split=split)
+        return self.sets[split]
+
+    def _draw_training_set(self, epoch: int) -> None:
+        if self.drawn_epoch != epoch:
+            self.sets["train"] = ProblemSet(self.system, self.n_train, beta=self.beta,
+                                            seed=self.seed, split=f"train-{epoch}")
+            self.drawn_epoch = epoch
+
+    def _loader(self, dataset_of: Callable[[], ProblemSet], sampler: Sampler[int],
+                batch_size: int) -> DataLoader:
+        return DataLoader(
+            _LazySet(dataset_of, len(sampler)),
+            batch_sampler=BatchSampler(sampler, batch_size, drop_last=False),
+            collate_fn=_keep_batch,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if self.resample_train:
+            sampler = EpochShuffle(self.n_train, self.seed, before_epoch=self._draw_training_set)
+        else:
+            self.problem_set("train")
+            sampler = EpochShuffle(self.n_train, self.seed)
+        return self._loader(lambda: self.sets["train"], sampler, self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        self.problem_set("val")
+        return self._loader(lambda: self.sets["val"], range(self.n_val), self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        self.problem_set("test")
+        return self._loader(lambda: self.sets["test"], range(self.n_test), self.eval_batch_size)
+
+
+class _LazySet(Dataset):
+    """Forwards to whatever set ``dataset_of()`` returns now, so a redrawn set is seen."""
+
+    def __init__(self, dataset_of: Callable[[], ProblemSet], n: int) -> None:
+        self.dataset_of, self.n = dataset_of, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        return self.dataset_of().__getitems__(indices)

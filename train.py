@@ -1,0 +1,41 @@
+"""Train ISACNN or FC-NN: ``python train.py [model=fcnn] [csi.beta=0.7] [system.alpha=0.3]``.
+
+Resume an interrupted run with ``python train.py resume=<its run directory>``.
+See README.md and docs/training.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from isac.checks import SettingsError
+from isac.hydra_support import exit_on_settings_error, is_interactive, register_resolvers
+from isac.training import train
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+
+    def task() -> float:
+        others = [o for o in hydra_cfg.overrides.task if not o.startswith("resume=")]
+        if cfg.resume and others:
+            raise SettingsError(
+                f"resume continues a run with its saved config; drop the other overrides {others}"
+            )
+        metrics = train(cfg, run_dir, interactive=is_interactive())
+        print(f"test WSNR {metrics['test']['wsnr']:.4f}  (run directory: {run_dir})")
+        return metrics["val"]["wsnr"]
+
+    return exit_on_settings_error(task)
+
+
+if __name__ == "__main__":
+    main()
