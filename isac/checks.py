@@ -48,7 +48,9 @@ def positive_real(name: str, value: object) -> float:
 def non_negative_tensor(name: str, tensor: torch.Tensor) -> None:
     """Raise if ``tensor`` holds a negative or non-finite entry."""
     if not torch.isfinite(tensor).all() or (tensor < 0).any():
-        raise SettingsError(f"{name} must be finite and >= 0 (a power), got min {tensor.min().item()}")
+        raise SettingsError(
+            f"{name} must be finite and >= 0 (a power), got min {tensor.min().item()}"
+        )
 
 
 def shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...]) -> None:

@@ -46,11 +46,20 @@ class Batch:
 class ProblemSet(Dataset):
     """``n`` samples of ``system`` drawn from ``(seed, split)``; indexable by a list of indices."""
 
-    def __init__(self, system: SystemConfig, n: int, *, beta: float, seed: int, split: str,
-                 dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        system: SystemConfig,
+        n: int,
+        *,
+        beta: float,
+        seed: int,
+        split: str,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
-        self.features = input_features(scenario.H_est, scenario.p, scenario.sigma_t,
-                                       system.noise_power).to(dtype)
+        self.features = input_features(
+            scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power
+        ).to(dtype)
         self.terms = ProblemTerms.from_scenario(scenario, system).to(dtype)
 
     def __len__(self) -> int:
@@ -73,8 +82,9 @@ class EpochShuffle(Sampler[int]):
     redraw the data).
     """
 
-    def __init__(self, n: int, seed: int,
-                 before_epoch: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, n: int, seed: int, before_epoch: Callable[[int], None] | None = None
+    ) -> None:
         self.n, self.seed, self.epoch, self.before_epoch = n, seed, 0, before_epoch
 
     def set_epoch(self, epoch: int) -> None:
@@ -107,9 +117,19 @@ class ISACDataModule(L.LightningDataModule):
         resample_train: draw a fresh training set every epoch instead of a fixed one.
     """
 
-    def __init__(self, system: SystemConfig, *, beta: float = 1.0, n_train: int = 8000,
-                 n_val: int = 2000, n_test: int = 2000, batch_size: int = 256,
-                 eval_batch_size: int = 2000, seed: int = 0, resample_train: bool = False) -> None:
+    def __init__(
+        self,
+        system: SystemConfig,
+        *,
+        beta: float = 1.0,
+        n_train: int = 8000,
+        n_val: int = 2000,
+        n_test: int = 2000,
+        batch_size: int = 256,
+        eval_batch_size: int = 2000,
+        seed: int = 0,
+        resample_train: bool = False,
+    ) -> None:
         super().__init__()
         self.system = system
         self.beta = checks.in_unit_interval("csi.beta", beta)
@@ -123,26 +143,30 @@ class ISACDataModule(L.LightningDataModule):
         self.sets: dict[str, ProblemSet] = {}
         self.drawn_epoch: int | None = None  # epoch of the training set in ``resample_train`` mode
 
-    def transfer_batch_to_device(self, batch: Batch, device: torch.device,
-                                 dataloader_idx: int) -> Batch:
+    def transfer_batch_to_device(
+        self, batch: Batch, device: torch.device, dataloader_idx: int
+    ) -> Batch:
         return batch.to(device)
 
     def problem_set(self, split: str) -> ProblemSet:
         """The fixed set of ``split`` ("train", "val" or "test"), built on first use."""
         if split not in self.sets:
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
-            self.sets[split] = ProblemSet(self.system, n, beta=self.beta, seed=self.seed,
-                                          split=split)
+            self.sets[split] = ProblemSet(
+                self.system, n, beta=self.beta, seed=self.seed, split=split
+            )
         return self.sets[split]
 
     def _draw_training_set(self, epoch: int) -> None:
         if self.drawn_epoch != epoch:
-            self.sets["train"] = ProblemSet(self.system, self.n_train, beta=self.beta,
-                                            seed=self.seed, split=f"train-{epoch}")
+            self.sets["train"] = ProblemSet(
+                self.system, self.n_train, beta=self.beta, seed=self.seed, split=f"train-{epoch}"
+            )
             self.drawn_epoch = epoch
 
-    def _loader(self, dataset_of: Callable[[], ProblemSet], sampler: Sampler[int],
-                batch_size: int) -> DataLoader:
+    def _loader(
+        self, dataset_of: Callable[[], ProblemSet], sampler: Sampler[int], batch_size: int
+    ) -> DataLoader:
         return DataLoader(
             _LazySet(dataset_of, len(sampler)),
             batch_sampler=BatchSampler(sampler, batch_size, drop_last=False),

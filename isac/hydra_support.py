@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -11,12 +12,26 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from isac.checks import SettingsError
+from isac.training import CONFIG_FILE
 
 
 def register_resolvers() -> None:
-    """``${isac_if_resume:resume,a,b}``: ``a`` when ``resume`` is set, else ``b``."""
+    """Register the resolvers the configs use.
+
+    - ``${isac_if_set:value,a,b}``: ``a`` when ``value`` is set (not null or empty), else ``b``.
+    - ``${isac_evaluation_dir:run,default}``: ``<run>/evaluation`` when ``run`` is a training
+      run directory, else ``default`` (so a mistyped run creates nothing there).
+    """
     OmegaConf.register_new_resolver(
-        "isac_if_resume", lambda resume, yes, no: no if resume in (None, "") else yes,
+        "isac_if_set", lambda value, yes, no: no if value in (None, "") else yes, replace=True
+    )
+    OmegaConf.register_new_resolver(
+        "isac_evaluation_dir",
+        lambda run, default: (
+            str(Path(run) / "evaluation")
+            if run not in (None, "") and (Path(run) / CONFIG_FILE).is_file()
+            else default
+        ),
         replace=True,
     )
 

@@ -16,8 +16,9 @@ from isac.problem import ProblemTerms
 from isac.system import SystemConfig
 
 
-def batch_metrics(sigma_s: torch.Tensor, terms: ProblemTerms,
-                  system: SystemConfig) -> dict[str, torch.Tensor]:
+def batch_metrics(
+    sigma_s: torch.Tensor, terms: ProblemTerms, system: SystemConfig
+) -> dict[str, torch.Tensor]:
     """Batch means of the per-sample metrics of ``sigma_s``: loss (30), WSNR (28), the rates
     (bits/s/Hz) and the share of the budget P_s used."""
     metrics = terms.evaluate(sigma_s, system)
@@ -45,9 +46,16 @@ class ISACModule(L.LightningModule):
         run_config: the run's whole resolved config, kept for provenance.
     """
 
-    def __init__(self, system: dict[str, Any], network: str = "isacnn",
-                 learning_rate: float = 1e-3, lr_factor: float = 0.33, lr_patience: int = 10,
-                 lr_threshold: float = 1e-4, run_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        system: dict[str, Any],
+        network: str = "isacnn",
+        learning_rate: float = 1e-3,
+        lr_factor: float = 0.33,
+        lr_patience: int = 10,
+        lr_threshold: float = 1e-4,
+        run_config: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.system = SystemConfig(**system)
@@ -78,8 +86,12 @@ class ISACModule(L.LightningModule):
 
     def _log_metrics(self, batch: Batch, prefix: str) -> None:
         metrics = batch_metrics(self(batch.features), batch.terms, self.system)
-        self.log_dict({f"{prefix}/{name}": value for name, value in metrics.items()},
-                      on_step=False, on_epoch=True, batch_size=len(batch))
+        self.log_dict(
+            {f"{prefix}/{name}": value for name, value in metrics.items()},
+            on_step=False,
+            on_epoch=True,
+            batch_size=len(batch),
+        )
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._log_metrics(batch, "val")
@@ -95,14 +107,16 @@ class ISACModule(L.LightningModule):
             return
         val_loss = self.trainer.callback_metrics["val/loss"].item()
         learning_rate = self.optimizers().param_groups[0]["lr"]
-        self.history.append({
-            "epoch": self.current_epoch,
-            "train_loss": (self._train_loss_sum / max(self._train_count, 1)).item(),
-            "val_loss": val_loss,
-            "val_wsnr": self.trainer.callback_metrics["val/wsnr"].item(),
-            "lr": learning_rate,
-            "seconds": time.perf_counter() - self._epoch_start,
-        })
+        self.history.append(
+            {
+                "epoch": self.current_epoch,
+                "train_loss": (self._train_loss_sum / max(self._train_count, 1)).item(),
+                "val_loss": val_loss,
+                "val_wsnr": self.trainer.callback_metrics["val/wsnr"].item(),
+                "lr": learning_rate,
+                "seconds": time.perf_counter() - self._epoch_start,
+            }
+        )
         self.log("lr", learning_rate, on_step=False, on_epoch=True)
         self.plateau.step(val_loss)
 
@@ -120,8 +134,11 @@ class ISACModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=self.hparams.lr_factor,
-            patience=self.hparams.lr_patience, threshold=self.hparams.lr_threshold,
+            optimizer,
+            mode="min",
+            factor=self.hparams.lr_factor,
+            patience=self.hparams.lr_patience,
+            threshold=self.hparams.lr_threshold,
             threshold_mode="abs",
         )
         if self._plateau_state is not None:

@@ -16,8 +16,9 @@ from isac.system import SystemConfig
 NETWORKS = ("isacnn", "fcnn")
 
 
-def input_features(H: torch.Tensor, p: torch.Tensor, sigma_t: torch.Tensor,
-                   noise_power: float) -> torch.Tensor:
+def input_features(
+    H: torch.Tensor, p: torch.Tensor, sigma_t: torch.Tensor, noise_power: float
+) -> torch.Tensor:
     """Feature vector F of eq. (29): [Re(h_1^T) .. Re(h_K^T), Im(h_1^T) .. Im(h_K^T), sigma_t].
 
     The channels are the effective ones, sqrt(p_k / noise) h_k, so the features carry
@@ -53,7 +54,7 @@ def lambda_layer(theta: torch.Tensor, eta: torch.Tensor, sensing_power: float) -
 
 
 class PowerHead(nn.Module):
-    """BN, then two sigmoid FC heads (n_tx neurons for theta_s, 1 for eta_s), then the Lambda layer."""
+    """BN, two sigmoid FC heads (n_tx neurons for theta_s, 1 for eta_s), the Lambda layer."""
 
     def __init__(self, in_features: int, n_tx: int, sensing_power: float) -> None:
         super().__init__()

@@ -69,13 +69,8 @@ def sinr(
         real [..., n_users].
     """
     waveform_len = S.shape[-2]
-    gains = (H.mT @ W).abs().square()  # [..., i, k] = |h_i^T w_k|^2
-    received = p[..., :, None] * gains
-    signal = torch.diagonal(received, dim1=-2, dim2=-1)
-    interference = received.sum(dim=-2) - signal
     echo = torch.diagonal(S @ R_T @ S.mH, dim1=-2, dim2=-1).sum(dim=-1).real / waveform_len
-    beam_norms = W.abs().square().sum(dim=-2)
-    return signal / (interference + (echo + noise_power)[..., None] * beam_norms)
+    return rates.sinr_fixed_beams(*rates.beam_terms(H, p, W), echo, noise_power)
 
 
 def comm_rate(

@@ -101,6 +101,35 @@ def sinr_mmse(
     return (signal_power / (interference_eigenvalues + level)).sum(dim=-1)
 
 
+def beam_terms(
+    H: torch.Tensor, p: torch.Tensor, W: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The parts of the SINR (7) that fixed beams W determine.
+
+    Args:
+        H: complex [..., n_rx, n_users]. p: real [..., n_users].
+        W: complex [..., n_rx, n_users], beams w_k as columns.
+
+    Returns:
+        (signal, interference, beam_norm), real [..., n_users] each:
+        p_k |h_k^T w_k|^2, sum_{i != k} p_i |h_i^T w_k|^2 and ||w_k||^2.
+    """
+    received = p[..., :, None] * (H.mT @ W).abs().square()  # [..., i, k] = p_i |h_i^T w_k|^2
+    signal = torch.diagonal(received, dim1=-2, dim2=-1)
+    return signal, received.sum(dim=-2) - signal, W.abs().square().sum(dim=-2)
+
+
+def sinr_fixed_beams(
+    signal: torch.Tensor,
+    interference: torch.Tensor,
+    beam_norm: torch.Tensor,
+    echo_power: torch.Tensor,
+    noise_power: float,
+) -> torch.Tensor:
+    """real [..., n_users]: the SINR (7)/(19) of fixed beams, from :func:`beam_terms`."""
+    return signal / (interference + (echo_power + noise_power)[..., None] * beam_norm)
+
+
 def comm_rate(
     sigma_s: torch.Tensor,
     sigma_t: torch.Tensor,

@@ -62,15 +62,19 @@ def build_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
     """The LightningModule of ``cfg.model`` with the whole run config as provenance."""
     model = cfg.model
     return ISACModule(
-        system.to_dict(), network=model.name, learning_rate=model.learning_rate,
-        lr_factor=model.lr_factor, lr_patience=model.lr_patience,
+        system.to_dict(),
+        network=model.name,
+        learning_rate=model.learning_rate,
+        lr_factor=model.lr_factor,
+        lr_patience=model.lr_patience,
         lr_threshold=model.lr_threshold,
         run_config=OmegaConf.to_container(cfg, resolve=True),
     )
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, *, interactive: bool,
-                  extra_callbacks: Sequence[Callback] = ()) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, *, interactive: bool, extra_callbacks: Sequence[Callback] = ()
+) -> L.Trainer:
     """The Trainer: checkpoints, early stopping and the logger under ``run_dir``."""
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     checks.positive_int("trainer.max_epochs", trainer_args["max_epochs"])
@@ -79,19 +83,36 @@ def build_trainer(cfg: DictConfig, run_dir: Path, *, interactive: bool,
     stopping = cfg.callbacks.early_stopping
     checks.non_negative_int("callbacks.early_stopping.patience", stopping.patience)
     logger_kind = checks.one_of("logger.kind", cfg.logger.kind, LOGGERS)
-    logger = (TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="",
-                                default_hp_metric=False)
-              if logger_kind == "tensorboard" else False)
+    logger = (
+        TensorBoardLogger(
+            save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
+        )
+        if logger_kind == "tensorboard"
+        else False
+    )
     callbacks = [
-        EarlyStopping(monitor="val/loss", mode="min", patience=stopping.patience,
-                      min_delta=stopping.min_delta),
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val/loss",
-                        mode="min", save_top_k=1, save_last=True,
-                        auto_insert_metric_name=False, enable_version_counter=False),
+        EarlyStopping(
+            monitor="val/loss", mode="min", patience=stopping.patience, min_delta=stopping.min_delta
+        ),
+        ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best",
+            monitor="val/loss",
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
         *extra_callbacks,
     ]
-    return L.Trainer(default_root_dir=str(run_dir), logger=logger, callbacks=callbacks,
-                     enable_model_summary=interactive, **trainer_args)
+    return L.Trainer(
+        default_root_dir=str(run_dir),
+        logger=logger,
+        callbacks=callbacks,
+        enable_model_summary=interactive,
+        **trainer_args,
+    )
 
 
 def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path | None]:
@@ -114,8 +135,13 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path 
     return resolved, run_dir, None
 
 
-def train(cfg: DictConfig, run_dir: Path, *, interactive: bool = False,
-          extra_callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+def train(
+    cfg: DictConfig,
+    run_dir: Path,
+    *,
+    interactive: bool = False,
+    extra_callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
     """Train (or resume) one run and write its ``metrics.json``; returns the metrics.
 
     Every setting is validated before any data is drawn or any epoch runs.
@@ -125,16 +151,16 @@ def train(cfg: DictConfig, run_dir: Path, *, interactive: bool = False,
     datamodule = build_datamodule(cfg, system)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build_module(cfg, system)
-    trainer = build_trainer(cfg, run_dir, interactive=interactive,
-                            extra_callbacks=extra_callbacks)
+    trainer = build_trainer(cfg, run_dir, interactive=interactive, extra_callbacks=extra_callbacks)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
         OmegaConf.save(cfg, run_dir / CONFIG_FILE)
     with warnings.catch_warnings():
         for pattern in IGNORED_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
-        trainer.fit(module, datamodule=datamodule,
-                    ckpt_path=str(resume_from) if resume_from else None)
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
+        )
     metrics = final_metrics(trainer, module, datamodule, system, run_dir, cfg)
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -145,8 +171,14 @@ def _floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 @torch.no_grad()
-def final_metrics(trainer: L.Trainer, module: ISACModule, datamodule: ISACDataModule,
-                  system: SystemConfig, run_dir: Path, cfg: DictConfig) -> dict[str, Any]:
+def final_metrics(
+    trainer: L.Trainer,
+    module: ISACModule,
+    datamodule: ISACDataModule,
+    system: SystemConfig,
+    run_dir: Path,
+    cfg: DictConfig,
+) -> dict[str, Any]:
     """Validation and test metrics of the best checkpoint, the reference schemes on the
     test set, and the per-epoch history."""
     best_path = Path(trainer.checkpoint_callback.best_model_path)
@@ -173,7 +205,8 @@ def final_metrics(trainer: L.Trainer, module: ISACModule, datamodule: ISACDataMo
         "epochs_trained": len(history),
         "best_epoch": best_epoch,
         "train_seconds": sum(entry["seconds"] for entry in history),
-        "best_checkpoint": str(best_path.relative_to(run_dir.resolve())
-                               if best_path.is_absolute() else best_path),
+        "best_checkpoint": str(
+            best_path.relative_to(run_dir.resolve()) if best_path.is_absolute() else best_path
+        ),
         "history": {key: [entry[key] for entry in history] for key in history[0]},
     }

@@ -28,8 +28,12 @@ def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
     assert torch.equal(seen.sort(dim=0).values, all_features.sort(dim=0).values)
     second = epoch_order(loader, 1)
     assert not torch.equal(torch.cat(second), seen)
-    again = epoch_order(ISACDataModule(SYSTEM, n_train=50, n_val=20, n_test=20,
-                                       batch_size=16, seed=3).train_dataloader(), 1)
+    again = epoch_order(
+        ISACDataModule(
+            SYSTEM, n_train=50, n_val=20, n_test=20, batch_size=16, seed=3
+        ).train_dataloader(),
+        1,
+    )
     assert all(torch.equal(a, b) for a, b in zip(second, again, strict=True))
 
 
@@ -44,8 +48,9 @@ def test_validation_and_test_sets_are_fixed_by_the_seed_alone():
 
 
 def test_resampled_training_set_changes_every_epoch():
-    data = ISACDataModule(SYSTEM, n_train=12, n_val=4, n_test=4, batch_size=12, seed=0,
-                          resample_train=True)
+    data = ISACDataModule(
+        SYSTEM, n_train=12, n_val=4, n_test=4, batch_size=12, seed=0, resample_train=True
+    )
     loader = data.train_dataloader()
     epoch0, epoch1 = epoch_order(loader, 0)[0], epoch_order(loader, 1)[0]
     assert not torch.equal(epoch0.sort(0).values, epoch1.sort(0).values)

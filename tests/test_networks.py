@@ -41,8 +41,9 @@ def test_lambda_layer_is_feasible_descending_and_spends_eta_of_the_budget():
 @pytest.mark.parametrize("name", ["isacnn", "fcnn"])
 def test_networks_adapt_to_any_size_and_stay_feasible(sizes, name):
     n_tx, n_rx, n_users = sizes
-    system = SystemConfig(n_tx=n_tx, n_rx=n_rx, n_users=n_users, waveform_len=n_tx + 4,
-                          snr_s_db=20.0)
+    system = SystemConfig(
+        n_tx=n_tx, n_rx=n_rx, n_users=n_users, waveform_len=n_tx + 4, snr_s_db=20.0
+    )
     network = build_network(name, system)
     features = torch.randn(32, system.n_features) * 5
     for mode in (network.train, network.eval):
@@ -59,7 +60,10 @@ def test_isacnn_and_fcnn_layers_match_the_paper():
     isacnn = ISACNN(system)
     convolutions = [m for m in isacnn.modules() if isinstance(m, nn.Conv1d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size[0]) for c in convolutions] == [
-        (1, 2, 5), (2, 4, 3), (4, 8, 3)]
+        (1, 2, 5),
+        (2, 4, 3),
+        (4, 8, 3),
+    ]
     norms = [m for m in isacnn.modules() if isinstance(m, nn.BatchNorm1d)]
     assert len(norms) == 4  # before each convolution and before the FC heads
     heads = [m for m in isacnn.modules() if isinstance(m, nn.Linear)]

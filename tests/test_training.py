@@ -25,9 +25,16 @@ from isac.training import build_datamodule, build_module, build_trainer, system_
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
-    "system.n_tx=4", "system.n_rx=4", "system.n_users=2", "system.waveform_len=6",
-    "data.n_train=512", "data.n_val=256", "data.n_test=256", "data.batch_size=64",
-    "trainer.max_epochs=6", "logger=none",
+    "system.n_tx=4",
+    "system.n_rx=4",
+    "system.n_users=2",
+    "system.waveform_len=6",
+    "data.n_train=512",
+    "data.n_val=256",
+    "data.n_test=256",
+    "data.batch_size=64",
+    "trainer.max_epochs=6",
+    "logger=none",
 ]
 
 
@@ -37,10 +44,17 @@ def config(*overrides: str) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("overrides", [
-    [], ["model=fcnn"], ["logger=none"], ["experiment=quick"], ["csi.beta=0.7"],
-    ["system.n_users=8", "system.n_rx=8"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model=fcnn"],
+        ["logger=none"],
+        ["experiment=quick"],
+        ["csi.beta=0.7"],
+        ["system.n_users=8", "system.n_rx=8"],
+    ],
+)
 def test_every_config_composes_and_instantiates(overrides, tmp_path):
     cfg = config(*overrides)
     system = system_from_config(cfg)
@@ -54,12 +68,19 @@ def test_every_config_composes_and_instantiates(overrides, tmp_path):
 def test_defaults_follow_the_paper():
     cfg = config()
     assert (cfg.system.n_tx, cfg.system.n_rx, cfg.system.n_users, cfg.system.waveform_len) == (
-        16, 16, 5, 20)
+        16,
+        16,
+        5,
+        20,
+    )
     assert (cfg.system.alpha, cfg.system.snr_s_db, cfg.system.snr_c_db) == (0.5, 10.0, 0.0)
     assert (cfg.data.n_train, cfg.data.n_val, cfg.data.n_test, cfg.data.batch_size) == (
-        8000, 2000, 2000, 256)
-    assert (cfg.model.learning_rate, cfg.model.lr_factor, cfg.model.lr_patience) == (
-        1e-3, 0.33, 10)
+        8000,
+        2000,
+        2000,
+        256,
+    )
+    assert (cfg.model.learning_rate, cfg.model.lr_factor, cfg.model.lr_patience) == (1e-3, 0.33, 10)
     assert cfg.trainer.max_epochs == 500 and cfg.callbacks.early_stopping.patience == 20
 
 
@@ -88,8 +109,7 @@ def test_imperfect_csi_trains_and_is_scored_on_the_true_channel(tmp_path):
     metrics = train(cfg, tmp_path)
     system = system_from_config(cfg)
     network = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt", expected=system)
-    scenario = sample_scenario(system, cfg.data.n_test, beta=0.3, seed=cfg.data.seed,
-                               split="test")
+    scenario = sample_scenario(system, cfg.data.n_test, beta=0.3, seed=cfg.data.seed, split="test")
     data = build_datamodule(cfg, system)
     with torch.no_grad():
         sigma_s = network(data.problem_set("test").features).double()
@@ -141,16 +161,19 @@ def test_checkpoint_loads_safely_and_reproduces_validation(tmp_path):
         load_checkpoint(tmp_path / "checkpoints" / "best.ckpt", expected=other)
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("system.alpha=1.5", r"alpha must be a real number in \[0, 1\]"),
-    ("system.waveform_len=4", r"waveform_len must be > n_tx = 4"),
-    ("csi.beta=-0.1", r"csi.beta must be a real number in \[0, 1\]"),
-    ("data.n_train=0", r"data.n_train must be an integer >= 1"),
-    ("model.name=resnet", r"model.name must be one of"),
-    ("model.lr_factor=1.5", r"model.lr_factor must be a real number in \(0, 1\)"),
-    ("trainer.max_epochs=0", r"trainer.max_epochs must be an integer >= 1"),
-    ("logger.kind=wandb", r"logger.kind must be one of"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("system.alpha=1.5", r"alpha must be a real number in \[0, 1\]"),
+        ("system.waveform_len=4", r"waveform_len must be > n_tx = 4"),
+        ("csi.beta=-0.1", r"csi.beta must be a real number in \[0, 1\]"),
+        ("data.n_train=0", r"data.n_train must be an integer >= 1"),
+        ("model.name=resnet", r"model.name must be one of"),
+        ("model.lr_factor=1.5", r"model.lr_factor must be a real number in \(0, 1\)"),
+        ("trainer.max_epochs=0", r"trainer.max_epochs must be an integer >= 1"),
+        ("logger.kind=wandb", r"logger.kind must be one of"),
+    ],
+)
 def test_bad_settings_fail_before_any_work(override, message, tmp_path):
     with pytest.raises(SettingsError, match=message):
         train(config(*TINY, override), tmp_path / "run")
@@ -164,8 +187,14 @@ def test_resume_of_a_directory_without_a_run_is_refused(tmp_path):
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_cli_multirun_resume_and_clean_errors(tmp_path):

@@ -1,0 +1,108 @@
+"""Seconds per training epoch: Lightning against a plain PyTorch loop, in the same run.
+
+Both train the same network (ISACNN at Table II defaults unless overridden) on the same
+data loader with the same loss (30) and optimiser; validation is left out of both, so
+the ratio is Lightning's per-epoch overhead. Run:
+
+    python benchmarks/epoch_time.py [--epochs 6] [--model isacnn] [--n-train 8000]
+
+It prints the median seconds per epoch (after one warm-up epoch) of each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import lightning as L
+import torch
+
+from isac.data import ISACDataModule
+from isac.lit_module import ISACModule
+from isac.system import SystemConfig
+
+
+class EpochTimer(L.Callback):
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def lightning_epochs(
+    system: SystemConfig, data: ISACDataModule, model: str, epochs: int, seed: int
+) -> list[float]:
+    L.seed_everything(seed, verbose=False)
+    module = ISACModule(system.to_dict(), network=model)
+    timer = EpochTimer()
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        accelerator="cpu",
+        deterministic=True,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=data)
+    return timer.seconds
+
+
+def plain_epochs(
+    system: SystemConfig, data: ISACDataModule, model: str, epochs: int, seed: int
+) -> list[float]:
+    L.seed_everything(seed, verbose=False)
+    module = ISACModule(system.to_dict(), network=model)  # same network and initialisation
+    network = module.network.train()
+    optimizer = torch.optim.Adam(network.parameters(), lr=module.hparams.learning_rate)
+    loader = data.train_dataloader()
+    seconds = []
+    for epoch in range(epochs):
+        loader.batch_sampler.sampler.set_epoch(epoch)
+        start = time.perf_counter()
+        for batch in loader:
+            loss = -batch.terms.wsnr(network(batch.features), system).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--model", default="isacnn", choices=["isacnn", "fcnn"])
+    parser.add_argument("--n-train", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    system = SystemConfig()
+    data = ISACDataModule(system, n_train=args.n_train, n_val=1, n_test=1)
+    data.problem_set("train")  # drawn once, outside both timings
+    results = {}
+    # interleaved twice so that drifts of the machine's speed hit both alike
+    for _ in range(2):
+        for name, run in (("plain", plain_epochs), ("lightning", lightning_epochs)):
+            results.setdefault(name, []).extend(
+                run(system, data, args.model, args.epochs, args.seed)[1:]
+            )
+    plain, lightning = (statistics.median(results[k]) for k in ("plain", "lightning"))
+    print(
+        f"model={args.model} n_train={args.n_train} batch={data.batch_size} "
+        f"threads={torch.get_num_threads()}"
+    )
+    print(f"plain PyTorch loop : {plain:.3f} s/epoch")
+    print(f"Lightning          : {lightning:.3f} s/epoch")
+    print(f"ratio              : {lightning / plain:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

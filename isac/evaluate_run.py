@@ -1,0 +1,209 @@
+"""``evaluate.py``'s work: resolve the settings, score the schemes, write the table and export.
+
+Outputs, in the evaluation's directory (``<run>/evaluation`` for a trained run):
+
+    evaluation.csv / evaluation.json   the comparison table (and the settings, in the JSON)
+    predictions.npz                    every scheme's design and metrics, for other tools
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from isac import checks
+from isac.evaluation import (
+    BASELINE_SCHEMES,
+    Design,
+    comparison_table,
+    design_baseline,
+    design_network,
+    score,
+    timed,
+)
+from isac.lit_module import ISACModule, load_checkpoint
+from isac.problem import ProblemTerms
+from isac.scenario import Scenario, sample_scenario
+from isac.system import SystemConfig
+from isac.training import CONFIG_FILE
+
+TABLE_COLUMNS = (
+    "scheme",
+    "wsnr",
+    "rate_s",
+    "rate_c",
+    "sum_rate_c",
+    "power_fraction",
+    "pct_of_optimum",
+    "ms_per_sample",
+    "speedup_vs_traditional",
+    "wsnr_bs_beams",
+)
+
+
+def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The system, CSI and test-set settings: the run's (or Table II's), then explicit values."""
+    if cfg.run is None and not cfg.baselines_only:
+        raise checks.SettingsError(
+            "run=<training run directory> is required, or baselines_only=true"
+        )
+    system: dict[str, Any] = SystemConfig().to_dict()
+    beta, n_test, seed = 1.0, 2000, 0
+    if cfg.run is not None:
+        saved = Path(cfg.run) / CONFIG_FILE
+        if not saved.is_file():
+            raise checks.SettingsError(
+                f"run={cfg.run!r} is not a training run directory (no {CONFIG_FILE})"
+            )
+        run_cfg = OmegaConf.load(saved)
+        system.update(OmegaConf.to_container(run_cfg.system))
+        beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
+    system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
+    schemes = list(cfg.schemes)
+    for name in schemes:
+        checks.one_of("schemes[]", name, BASELINE_SCHEMES)
+    settings = {
+        "system": SystemConfig(**system),
+        "beta": checks.in_unit_interval("csi.beta", beta if cfg.csi.beta is None else cfg.csi.beta),
+        "n_test": checks.positive_int(
+            "data.n_test", n_test if cfg.data.n_test is None else cfg.data.n_test
+        ),
+        "seed": int(seed if cfg.data.seed is None else cfg.data.seed),
+        "schemes": schemes,
+        "repeats": checks.positive_int("repeats", cfg.repeats),
+    }
+    if "zfbf" in schemes and settings["system"].n_users > settings["system"].n_rx:
+        raise checks.SettingsError(
+            f"the zfbf scheme needs system.n_users <= system.n_rx, got "
+            f"{settings['system'].n_users} > {settings['system'].n_rx}; drop it from schemes"
+        )
+    return settings
+
+
+def load_network(cfg: DictConfig, system: SystemConfig) -> ISACModule:
+    """The run's network, refused if it was trained for another system."""
+    path = (
+        Path(cfg.run) / "checkpoints" / f"{cfg.checkpoint}.ckpt"
+        if cfg.checkpoint in ("best", "last")
+        else Path(cfg.checkpoint)
+    )
+    network = load_checkpoint(path, expected=system)
+    for name in ("snr_s_db", "noise_power"):  # the Lambda layer's budget is baked in
+        trained, wanted = getattr(network.system, name), getattr(system, name)
+        if trained != wanted:
+            raise checks.SettingsError(
+                f"checkpoint {str(path)!r} was trained for system.{name}={trained}, "
+                f"but system.{name}={wanted} was requested: its power budget differs"
+            )
+    return network
+
+
+def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
+    """Score the network (unless baselines only) and the baselines; write every output."""
+    settings = resolve_settings(cfg)
+    system: SystemConfig = settings["system"]
+    network = None if cfg.baselines_only else load_network(cfg, system)
+    scenario = sample_scenario(
+        system, settings["n_test"], beta=settings["beta"], seed=settings["seed"], split="test"
+    )
+    truth = ProblemTerms.from_scenario(scenario, system)
+    arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
+    R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
+    designs: dict[str, Design] = {}
+    if network is not None:
+        designs[network.hparams.network] = timed(
+            lambda: design_network(network, R_T, H_est, p, system), settings["repeats"]
+        )
+    for name in settings["schemes"]:
+        designs[name] = timed(
+            lambda name=name: design_baseline(name, R_T, H_est, p, system), settings["repeats"]
+        )
+    scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}
+    rows = comparison_table(designs, scores, len(scenario))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_table(rows, settings, out_dir)
+    export_predictions(
+        out_dir / "predictions.npz",
+        scenario,
+        system,
+        settings["beta"],
+        designs,
+        scores,
+        network_name=None if network is None else network.hparams.network,
+    )
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: Path) -> None:
+    """evaluation.csv (the table) and evaluation.json (table and settings)."""
+    columns = list(TABLE_COLUMNS) + sorted({k for row in rows for k in row} - set(TABLE_COLUMNS))
+    with (out_dir / "evaluation.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {**settings, "system": settings["system"].to_dict()}
+    (out_dir / "evaluation.json").write_text(
+        json.dumps({"settings": meta, "table": rows}, indent=2)
+    )
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The table as aligned text for the terminal."""
+    header = [
+        "scheme",
+        "WSNR",
+        "Rs",
+        "Rc",
+        "sum Rc",
+        "power",
+        "% opt",
+        "ms/sample",
+        "speed-up",
+        "WSNR(BS beams)",
+    ]
+    keys = TABLE_COLUMNS
+    lines = [" ".join(f"{h:>14}" for h in header)]
+    for row in rows:
+        cells = [f"{row['scheme']:>14}"] + [
+            f"{row[k]:>14.4f}" if k != "ms_per_sample" else f"{row[k]:>14.5f}" for k in keys[1:]
+        ]
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+def export_predictions(
+    path: Path,
+    scenario: Scenario,
+    system: SystemConfig,
+    beta: float,
+    designs: dict[str, Design],
+    scores: dict[str, dict[str, torch.Tensor]],
+    network_name: str | None,
+) -> None:
+    """predictions.npz for other tools: float64/complex128 arrays (keys in docs/evaluation.md)."""
+    arrays: dict[str, np.ndarray] = {
+        "H": scenario.H.numpy(),
+        "H_est": scenario.H_est.numpy(),
+        "p": scenario.p.numpy(),
+        "sigma_t": scenario.sigma_t.numpy(),
+        "R_T": scenario.R_T.numpy(),
+        "noise_power": np.float64(system.noise_power),
+        "P_s": np.float64(system.sensing_power),
+        "L": np.float64(system.waveform_len),
+        "alpha": np.float64(system.alpha),
+        "beta": np.float64(beta),
+    }
+    for name, design in designs.items():
+        arrays[f"sigma_s__{name}"] = design.sigma_s.double().numpy()
+        for metric in ("wsnr", "rate_s", "rate_c"):
+            arrays[f"{metric}__{name}"] = scores[name][metric].double().numpy()
+    if network_name is not None:
+        arrays[f"S__{network_name}"] = designs[network_name].S.to(torch.complex128).numpy()
+        arrays[f"W__{network_name}"] = designs[network_name].W.to(torch.complex128).numpy()
+    np.savez(path, **arrays)

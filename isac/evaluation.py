@@ -1,0 +1,186 @@
+"""Scoring every scheme on the same test set: the paper's comparison (Fig. 7, Table I)
+plus each scheme's distance to the global optimum.
+
+Each scheme is a *design*: from what the BS knows -- R_T, the channel estimate H_hat
+and the user powers -- to the powers sigma_s, the waveform S (31) and the receive
+beams W. Its online time covers all of it (the eigendecompositions included).
+Every design is then scored on the true channel H with the same rates:
+
+- ``wsnr``, ``rate_s``, ``rate_c``: the paper's metric, eq. (28). Rc uses the scheme's
+  beam rule (MMSE (25), or zero-forcing for ``zfbf``) applied to the true channel.
+- ``wsnr_bs_beams``, ``rate_c_bs_beams``: the same with the beams the BS actually forms
+  from H_hat (equal to the above under perfect CSI; design.md item 8).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from isac import baselines, rates, recover
+from isac.lit_module import ISACModule
+from isac.networks import input_features
+from isac.optimum import optimal_powers
+from isac.problem import ProblemTerms
+from isac.scenario import Scenario
+from isac.system import SystemConfig
+from isac.traditional import traditional_powers
+from isac.zfbf import zero_forcing_beams, zfbf_design
+
+BASELINE_SCHEMES = ("average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum")
+
+
+@dataclass(frozen=True)
+class Design:
+    """One scheme's output for a batch: real sigma_s [n, n_tx], complex S [n, L, n_tx] and
+    W [n, n_rx, n_users] (from H_hat), the beam rule, and the time it took."""
+
+    sigma_s: torch.Tensor
+    S: torch.Tensor
+    W: torch.Tensor
+    beam_rule: str
+    seconds: float
+    info: dict[str, float]
+
+
+def eigen_inputs(R_T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre-processing (Sec. IV-A): sigma_t descending [n, n_tx] and U_T [n, n_tx, n_tx] of R_T."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(R_T)
+    return eigenvalues.flip(-1).clamp_min(0.0), eigenvectors.flip(-1)
+
+
+def _mmse_design(
+    sigma_s: torch.Tensor,
+    sigma_t: torch.Tensor,
+    U_T: torch.Tensor,
+    H_est: torch.Tensor,
+    p: torch.Tensor,
+    system: SystemConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
+    W = recover.mmse_beams(H_est, p, sigma_s, sigma_t, system.waveform_len, system.noise_power)
+    return S, W
+
+
+def design_network(
+    network: ISACModule,
+    R_T: torch.Tensor,
+    H_est: torch.Tensor,
+    p: torch.Tensor,
+    system: SystemConfig,
+) -> Design:
+    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        sigma_t, U_T = eigen_inputs(R_T)
+        features = input_features(H_est, p, sigma_t, system.noise_power)
+        dtype = next(network.parameters()).dtype
+        sigma_s = network(features.to(dtype)).to(sigma_t.dtype)
+        S, W = _mmse_design(sigma_s, sigma_t, U_T, H_est, p, system)
+    return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {})
+
+
+def design_baseline(
+    name: str, R_T: torch.Tensor, H_est: torch.Tensor, p: torch.Tensor, system: SystemConfig
+) -> Design:
+    """A baseline of :data:`BASELINE_SCHEMES`, from the same inputs as the network."""
+    start = time.perf_counter()
+    sigma_t, U_T = eigen_inputs(R_T)
+    seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
+    info: dict[str, float] = {}
+    if name == "zfbf":
+        sigma_s, W = zfbf_design(seen, H_est, p, system)
+        S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
+        return Design(sigma_s, S, W, "zf", time.perf_counter() - start, info)
+    if name == "traditional":
+        result = traditional_powers(seen, H_est, p, system)
+        sigma_s = result.sigma_s
+        info = {
+            "outer_iterations": result.outer_iterations.double().mean().item(),
+            "inner_iterations": result.inner_iterations.double().mean().item(),
+            "converged_fraction": result.converged.double().mean().item(),
+        }
+    elif name == "optimum":
+        sigma_s = optimal_powers(seen, system)
+    else:
+        sigma_s = baselines.SIMPLE_BASELINES[name](seen, system)
+    S, W = _mmse_design(sigma_s, sigma_t, U_T, H_est, p, system)
+    return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, info)
+
+
+def _beams(
+    rule: str, sigma_s: torch.Tensor, scenario: Scenario, H: torch.Tensor, system: SystemConfig
+) -> torch.Tensor:
+    if rule == "zf":
+        return zero_forcing_beams(H)
+    return recover.mmse_beams(
+        H, scenario.p, sigma_s, scenario.sigma_t, system.waveform_len, system.noise_power
+    )
+
+
+def score(
+    design: Design, scenario: Scenario, truth: ProblemTerms, system: SystemConfig
+) -> dict[str, torch.Tensor]:
+    """Per-instance metrics of ``design`` on the true channel, real [n] each."""
+    sigma_s = design.sigma_s.to(truth.sigma_t.dtype)
+    rate_s = truth.sensing_rate(sigma_s, system)
+    echo = rates.echo_interference(sigma_s, truth.sigma_t, system.waveform_len)
+
+    def rate_with(W: torch.Tensor) -> torch.Tensor:
+        sinr = rates.sinr_fixed_beams(
+            *rates.beam_terms(scenario.H, scenario.p, W), echo, system.noise_power
+        )
+        return torch.log1p(sinr).mean(dim=-1) / rates.LN2
+
+    if design.beam_rule == "mmse":
+        rate_c = truth.comm_rate(sigma_s, system)  # (26): MMSE beams of the true channel
+    else:
+        rate_c = rate_with(_beams(design.beam_rule, sigma_s, scenario, scenario.H, system))
+    rate_c_bs = rate_with(design.W.to(scenario.H.dtype))
+
+    def wsnr(rate_c_: torch.Tensor) -> torch.Tensor:
+        return rates.wsnr(rate_s, rate_c_, truth.max_rate_s, truth.max_rate_c, system.alpha)
+
+    return {
+        "wsnr": wsnr(rate_c),
+        "rate_s": rate_s,
+        "rate_c": rate_c,
+        "sum_rate_c": system.n_users * rate_c,
+        "power_fraction": sigma_s.sum(-1) / system.sensing_power,
+        "wsnr_bs_beams": wsnr(rate_c_bs),
+        "rate_c_bs_beams": rate_c_bs,
+    }
+
+
+def comparison_table(
+    designs: dict[str, Design], scores: dict[str, dict[str, torch.Tensor]], n: int
+) -> list[dict[str, float | str]]:
+    """One row per scheme: mean metrics, % of the optimum's mean WSNR, ms per sample and
+    speed-up over ``traditional`` (where those schemes were run)."""
+    optimum = scores["optimum"]["wsnr"].mean().item() if "optimum" in scores else None
+    traditional = designs["traditional"].seconds if "traditional" in designs else None
+    rows = []
+    for name, design in designs.items():
+        row: dict[str, float | str] = {"scheme": name}
+        row.update({key: value.mean().item() for key, value in scores[name].items()})
+        row["pct_of_optimum"] = 100.0 * row["wsnr"] / optimum if optimum else float("nan")
+        row["ms_per_sample"] = 1000.0 * design.seconds / n
+        row["speedup_vs_traditional"] = (
+            traditional / design.seconds if traditional else float("nan")
+        )
+        row.update(design.info)
+        rows.append(row)
+    return rows
+
+
+def timed(design: Callable[[], Design], repeats: int) -> Design:
+    """The design with the best time of ``repeats`` runs (the first also warms up)."""
+    best = design()
+    for _ in range(repeats - 1):
+        again = design()
+        if again.seconds < best.seconds:
+            best = again
+    return best

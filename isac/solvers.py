@@ -1,0 +1,211 @@
+"""Exact solvers for the concave sub-problems of (28) and the 1-D multiplier search.
+
+With the communication term replaced by a linear price nu on the echo power
+t = sigma_t . sigma_s, problem (28) becomes the concave problem
+
+    max_x  w sum_i sum_j ln(1 + sigma_t,i sigma_h,j x_i) - nu sigma_t . x
+    s.t.   sum_i x_i <= P,  x >= 0,                                            (*)
+
+solved exactly by :func:`multilevel_water_filling`. This is each SCA step of the
+traditional scheme (the tangent of the convex communication term gives nu), and,
+searching over nu, the global optimum (design.md item 10): at the optimum x*, the
+KKT conditions of (28) are those of (*) with nu = -d/dt [(1 - alpha) Rc(t)/M_c] at
+t(x*) >= 0, so x* is the solution of (*) for some nu in [0, nu_max], and
+
+    max (28) = max over nu of (28) at x(nu).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+NEWTON_STEPS = 8  # Newton on 1/S converges to machine precision in about 4 steps
+MULTIPLIER_STEPS = 60  # safeguarded Newton/bisection steps on the budget multiplier
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _powers_for_prices(
+    gains: torch.Tensor,
+    counts: torch.Tensor,
+    weight: torch.Tensor,
+    prices: torch.Tensor,
+    start: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Solve w S_i(x_i) = kappa_i, S_i(x) = sum_j m_j c_ij / (1 + c_ij x), for every i.
+
+    S_i is decreasing and convex, and 1/S_i(x) is increasing and concave in x (a
+    parallel sum of the affine functions 1/c_ij + x), so Newton's method on
+    1/S_i(x) - w/kappa_i, from any x >= 0 clipped at 0, converges monotonically.
+
+    Args:
+        gains: real [n, n_tx, m], c_ij = sigma_t,i sigma_h,j over m distinct levels sigma_h,j.
+        counts: real [n, 1, m], multiplicity m_j of each level.
+        weight: real [n], w >= 0. prices: real [n, n_tx], kappa_i >= 0.
+        start: real [n, n_tx], warm start.
+
+    Returns:
+        (x, dx/dkappa): real [n, n_tx] each; x = 0 and dx/dkappa = 0 where w S_i(0) <= kappa_i.
+    """
+    active = weight[:, None] * (counts * gains).sum(dim=-1) > prices
+    target = weight[:, None] / prices.clamp_min(torch.finfo(prices.dtype).tiny)
+    x = torch.where(active, start, torch.zeros_like(start))
+    for _ in range(NEWTON_STEPS):
+        shares = gains / (1.0 + gains * x[..., None])
+        total, squares = (counts * shares).sum(dim=-1), (counts * shares.square()).sum(dim=-1)
+        step = (1.0 / total - target) * total.square() / squares
+        x = torch.where(active, (x - step).clamp_min(0.0), x)
+    shares = gains / (1.0 + gains * x[..., None])
+    slope = weight[:, None] * (counts * shares.square()).sum(dim=-1)  # -d(w S_i)/dx
+    derivative = torch.where(
+        active, -1.0 / slope.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x)
+    )
+    return x, derivative
+
+
+def multilevel_water_filling(
+    sigma_t: torch.Tensor,
+    sigma_h: torch.Tensor,
+    weight: torch.Tensor,
+    nu: torch.Tensor,
+    budget: float,
+    counts: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Exact solution of the concave problem (*) in the module docstring.
+
+    Each x_i is a water-filling over n_rx levels (one per sigma_h,j) at price
+    kappa_i = nu sigma_t,i + lambda; the budget multiplier lambda >= 0 solves
+    sum_i x_i(lambda) = P by safeguarded Newton steps (sum_i x_i is convex and
+    decreasing in lambda, so Newton from below never overshoots) with bisection as
+    the fallback.
+
+    Args:
+        sigma_t: real [n, n_tx] (> 0). sigma_h: real [n, m] (> 0), the levels.
+        weight: real [n], w >= 0. nu: real [n], >= 0. budget: P >= 0.
+        counts: real [n, m], how often each level occurs in sigma_h (all 1 when None);
+            see :func:`distinct_levels`.
+
+    Returns:
+        real [n, n_tx], feasible powers aligned with ``sigma_t``.
+    """
+    gains = sigma_t[..., :, None] * sigma_h[..., None, :]
+    counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
+    base_prices = nu[:, None] * sigma_t
+
+    def solve(prices: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _powers_for_prices(gains, counts, weight, prices, start)
+
+    unconstrained, _ = solve(base_prices, torch.zeros_like(sigma_t))
+    over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
+    low = torch.zeros_like(nu)
+    marginal_at_zero = weight[:, None] * (counts * gains).sum(dim=-1)
+    high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
+    # bisection until a point below lambda* is found, then Newton from it: Newton from
+    # lambda = 0 itself crawls, as sum x(lambda) behaves like 1/lambda there
+    x_low = torch.zeros_like(sigma_t)
+    excess_low = torch.full_like(nu, math.inf)
+    slope_low = torch.full_like(nu, -math.inf)
+    tolerance = 1e-13 * max(budget, 1.0)
+    for _ in range(MULTIPLIER_STEPS):
+        newton = low - excess_low / slope_low
+        usable = torch.isfinite(newton) & (newton > low) & (newton < high)
+        trial = torch.where(usable, newton, 0.5 * (low + high))
+        x, dx = solve(base_prices + trial[:, None], x_low)
+        excess = x.sum(dim=-1) - budget
+        above = excess > 0
+        low = torch.where(above, trial, low)
+        high = torch.where(above, high, trial)
+        x_low = torch.where(above[:, None], x, x_low)
+        excess_low = torch.where(above, excess, excess_low)
+        slope_low = torch.where(above, dx.sum(dim=-1), slope_low)
+        if ((excess_low <= tolerance) | ~over_budget).all():
+            break
+    # Newton approaches lambda* from below, so x(low) spends a hair over the budget
+    # (or, where it never started, x(high) a little under it): rescale onto the budget
+    x_final, _ = solve(base_prices + high[:, None], x_low)
+    x_final = torch.where(torch.isfinite(excess_low)[:, None], x_low, x_final)
+    total = x_final.sum(dim=-1).clamp_min(torch.finfo(x_final.dtype).tiny)
+    constrained = x_final * (budget / total)[:, None]
+    return torch.where(over_budget[:, None], constrained, unconstrained)
+
+
+def distinct_levels(sigma_h: torch.Tensor, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Compress sigma_h [n, n_rx] to its distinct levels and their counts, both [n, m].
+
+    H diag(p) H^H has rank <= n_users, so for n_rx > n_users the n_rx - n_users
+    largest sigma_h all equal 1/noise: one level with that count, m = n_users + 1.
+    """
+    n_rx = sigma_h.shape[-1]
+    if n_rx <= n_users:
+        return sigma_h, torch.ones_like(sigma_h)
+    free = n_rx - n_users
+    levels = torch.cat([sigma_h[:, :free].mean(dim=-1, keepdim=True), sigma_h[:, free:]], -1)
+    counts = torch.ones_like(levels)
+    counts[:, 0] = free
+    return levels, counts
+
+
+class _Best:
+    """The best (x, value, nu) seen so far, per instance."""
+
+    def __init__(self) -> None:
+        self.x = self.value = self.nu = None
+
+    def offer(self, x: torch.Tensor, value: torch.Tensor, nu: torch.Tensor) -> None:
+        if self.value is None:
+            self.x, self.value, self.nu = x, value, nu
+            return
+        better = value > self.value
+        self.x = torch.where(better[:, None], x, self.x)
+        self.value = torch.where(better, value, self.value)
+        self.nu = torch.where(better, nu, self.nu)
+
+
+def search_multiplier(
+    solve: Callable[[torch.Tensor], torch.Tensor],
+    value: Callable[[torch.Tensor], torch.Tensor],
+    nu_max: torch.Tensor,
+    grid_points: int = 32,
+    refine_steps: int = 30,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Maximise ``value(solve(nu))`` over nu in [0, nu_max], per instance.
+
+    A grid of ``grid_points`` values brackets the best one, then golden-section
+    search refines inside the bracket; the best point ever evaluated is returned,
+    so the result is never worse than the grid's best.
+
+    Args:
+        solve: nu [n] -> x [n, n_tx]. value: x -> real [n]. nu_max: real [n] >= 0.
+
+    Returns:
+        (x, value, nu) of the best point, real [n, n_tx], [n], [n].
+    """
+    best = _Best()
+
+    def evaluate(nu: torch.Tensor) -> torch.Tensor:
+        x = solve(nu)
+        current = value(x)
+        best.offer(x, current, nu)
+        return current
+
+    grid = torch.linspace(0.0, 1.0, grid_points, dtype=nu_max.dtype, device=nu_max.device)
+    index = torch.stack([evaluate(fraction * nu_max) for fraction in grid], dim=-1).argmax(-1)
+    step = nu_max / (grid_points - 1)
+    low = (index - 1).clamp_min(0) * step
+    high = (index + 1).clamp_max(grid_points - 1) * step
+    inner = [high - GOLDEN * (high - low), low + GOLDEN * (high - low)]
+    inner_values = [evaluate(nu) for nu in inner]
+    for _ in range(refine_steps):
+        keep_left = inner_values[0] >= inner_values[1]  # the maximum lies in [low, inner[1]]
+        high = torch.where(keep_left, inner[1], high)
+        low = torch.where(keep_left, low, inner[0])
+        new = torch.where(keep_left, high - GOLDEN * (high - low), low + GOLDEN * (high - low))
+        new_value = evaluate(new)
+        inner = [torch.where(keep_left, new, inner[1]), torch.where(keep_left, inner[0], new)]
+        inner_values = [
+            torch.where(keep_left, new_value, inner_values[1]),
+            torch.where(keep_left, inner_values[0], new_value),
+        ]
+    return best.x, best.value, best.nu

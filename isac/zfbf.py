@@ -1,0 +1,74 @@
+"""The ZFBF scheme of Fig. 7: zero-forcing receive beams with SIC, as in ref. [14].
+
+The receiver first decodes the users with zero-forcing beams, treating the echo as
+noise (SINR_k = p_k / ((t/L + noise) ||w_k||^2), no inter-user interference), then
+cancels them and senses without communication interference (sigma_h = 1/noise on
+all n_rx eigen-channels). Its powers maximise the WSNR of that model,
+
+    alpha Rs_SIC(sigma_s)/M_s + (1 - alpha) Rc_ZF(t)/M_c,
+
+found globally by the multiplier search of :mod:`isac.solvers` (the same structure
+as (28)). The scheme is then scored like every other: Rs by eq. (14), Rc by the
+SINR (7) of its zero-forcing beams on the true channel (docs/baselines.md).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from isac import checks, rates
+from isac.optimum import sensing_weight
+from isac.problem import ProblemTerms
+from isac.solvers import multilevel_water_filling, search_multiplier
+from isac.system import SystemConfig
+
+
+def zero_forcing_beams(H: torch.Tensor) -> torch.Tensor:
+    """complex [..., n_rx, n_users]: W = H^* (H^T H^*)^-1, so h_i^T w_k = 1 if i = k else 0.
+
+    Raises:
+        checks.SettingsError: n_users > n_rx, where no zero-forcing beams exist.
+    """
+    n_rx, n_users = H.shape[-2:]
+    if n_users > n_rx:
+        raise checks.SettingsError(
+            f"zero-forcing needs system.n_users <= system.n_rx, got n_users={n_users} > "
+            f"n_rx={n_rx}; leave out the zfbf scheme or add receive antennas"
+        )
+    return H.conj() @ torch.linalg.inv(H.mT @ H.conj())
+
+
+def zfbf_design(
+    terms: ProblemTerms, H: torch.Tensor, p: torch.Tensor, system: SystemConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ZFBF powers and beams for the channels ``H`` [n, n_rx, n_users] the scheme sees.
+
+    Returns:
+        (sigma_s real [n, n_tx], W complex [n, n_rx, n_users]).
+    """
+    beams = zero_forcing_beams(H.to(torch.complex128))
+    terms64 = terms.to(torch.float64)
+    signal, interference, beam_norm = rates.beam_terms(H.to(torch.complex128), p.double(), beams)
+    free_levels = torch.full((len(terms64), 1), 1.0 / system.noise_power, dtype=torch.float64)
+    free_counts = torch.full_like(free_levels, float(system.n_rx))
+    weight = sensing_weight(terms64, system)
+
+    def own_wsnr(x: torch.Tensor) -> torch.Tensor:
+        rate_s = rates.sensing_rate(
+            x, terms64.sigma_t, free_levels.expand(-1, system.n_rx), system.waveform_len
+        )
+        echo = rates.echo_interference(x, terms64.sigma_t, system.waveform_len)
+        sinr = rates.sinr_fixed_beams(
+            signal, torch.zeros_like(interference), beam_norm, echo, system.noise_power
+        )
+        rate_c = torch.log1p(sinr).mean(dim=-1) / rates.LN2
+        return rates.wsnr(rate_s, rate_c, terms64.max_rate_s, terms64.max_rate_c, system.alpha)
+
+    x, _, _ = search_multiplier(
+        lambda nu: multilevel_water_filling(
+            terms64.sigma_t, free_levels, weight, nu, system.sensing_power, free_counts
+        ),
+        own_wsnr,
+        weight * system.n_rx / system.noise_power,
+    )
+    return x.to(terms.sigma_t.dtype), beams.to(H.dtype)

@@ -1,0 +1,170 @@
+"""Baselines and the global optimum: feasibility, ordering, and an independent cross-check
+of the optimum by multi-start projected gradient ascent."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import instance, random_powers
+
+from isac import rates
+from isac.baselines import SIMPLE_BASELINES
+from isac.checks import SettingsError
+from isac.optimum import optimal_powers, sensing_weight
+from isac.solvers import distinct_levels, multilevel_water_filling
+from isac.system import SystemConfig
+from isac.traditional import traditional_powers
+from isac.zfbf import zero_forcing_beams, zfbf_design
+
+CASES = [  # (system settings, seed)
+    ({"n_tx": 4, "n_rx": 4, "n_users": 2, "waveform_len": 6, "alpha": 0.5}, 0),
+    ({"n_tx": 6, "n_rx": 5, "n_users": 5, "waveform_len": 8, "alpha": 0.8, "snr_c_db": 10.0}, 1),
+    ({"n_tx": 5, "n_rx": 8, "n_users": 3, "waveform_len": 7, "alpha": 0.3, "snr_s_db": 20.0}, 2),
+    (
+        {
+            "n_tx": 3,
+            "n_rx": 2,
+            "n_users": 1,
+            "waveform_len": 4,
+            "alpha": 0.9,
+            "snr_s_db": -5.0,
+            "snr_c_db": 15.0,
+        },
+        3,
+    ),
+]
+
+
+def project_onto_budget(y: torch.Tensor, budget: float) -> torch.Tensor:
+    """Euclidean projection onto {x >= 0, sum x <= budget} (sort-based, per row)."""
+    clipped = y.clamp_min(0.0)
+    inside = clipped.sum(-1) <= budget
+    u = y.sort(dim=-1, descending=True).values
+    cumulative = u.cumsum(-1) - budget
+    k = torch.arange(1, y.shape[-1] + 1, dtype=y.dtype)
+    count = (u - cumulative / k > 0).sum(-1, keepdim=True).clamp_min(1)
+    threshold = cumulative.gather(-1, count - 1) / count
+    return torch.where(inside[:, None], clipped, (y - threshold).clamp_min(0.0))
+
+
+def projected_gradient_ascent(
+    objective, start: torch.Tensor, budget: float, steps: int = 4000
+) -> torch.Tensor:
+    """Maximise ``objective`` over {x >= 0, sum x <= budget} from ``start``, with a
+    per-instance backtracking step size (an independent local solver)."""
+    x = start.clone()
+    step = torch.full((x.shape[0], 1), budget, dtype=x.dtype)
+    for _ in range(steps):
+        x.requires_grad_(True)
+        value = objective(x)
+        (grad,) = torch.autograd.grad(value.sum(), x)
+        with torch.no_grad():
+            trial = project_onto_budget(x + step * grad, budget)
+            better = objective(trial) >= value
+            x = torch.where(better[:, None], trial, x).detach()
+            step = torch.where(better[:, None], step * 1.2, step * 0.5)
+    return x
+
+
+@pytest.mark.parametrize(("settings", "seed"), CASES)
+def test_optimum_matches_multistart_projected_gradient_ascent(settings, seed):
+    system = SystemConfig(**settings)
+    _, terms = instance(system, n=6, seed=seed)
+    optimum = terms.wsnr(optimal_powers(terms, system), system)
+    generator = torch.Generator().manual_seed(seed)
+    n_starts = 5  # four random starts and zero power, run together as one batch
+    starts = torch.cat(
+        [
+            random_powers(6, system.n_tx, system.sensing_power, generator)
+            for _ in range(n_starts - 1)
+        ]
+        + [torch.zeros(6, system.n_tx, dtype=torch.float64)]
+    )
+    repeated = terms[torch.arange(6).repeat(n_starts)]
+    local = projected_gradient_ascent(
+        lambda x: repeated.wsnr(x, system), starts, system.sensing_power, steps=2000
+    )
+    best = repeated.wsnr(local, system).reshape(n_starts, 6).amax(dim=0)
+    torch.testing.assert_close(optimum, best, rtol=1e-6, atol=0.0)
+    assert (best <= optimum * (1 + 1e-9)).all()  # no start beats the optimum
+
+
+def test_multilevel_water_filling_satisfies_kkt():
+    system = SystemConfig(n_tx=6, n_rx=7, n_users=3, waveform_len=8, snr_s_db=15.0)
+    _, terms = instance(system, n=16, seed=4)
+    weight = sensing_weight(terms, system)
+    nu_max = weight * terms.sigma_h.sum(-1)
+    for fraction in (0.0, 0.05, 0.3, 0.9):
+        nu = fraction * nu_max
+        levels, counts = distinct_levels(terms.sigma_h, system.n_users)
+        x = multilevel_water_filling(
+            terms.sigma_t, levels, weight, nu, system.sensing_power, counts
+        )
+        x_full = multilevel_water_filling(
+            terms.sigma_t, terms.sigma_h, weight, nu, system.sensing_power
+        )
+        torch.testing.assert_close(x, x_full, rtol=1e-9, atol=1e-9)
+        assert (x >= 0).all() and (x.sum(-1) <= system.sensing_power * (1 + 1e-12)).all()
+        # KKT: marginal utility minus price is equal (= lambda) on the support, <= off it
+        gains = terms.sigma_t[..., None] * terms.sigma_h[..., None, :]
+        marginal = weight[:, None] * (gains / (1 + gains * x[..., None])).sum(-1)
+        reduced = marginal - nu[:, None] * terms.sigma_t
+        support = x > 1e-9
+        lam = torch.where(support, reduced, -torch.inf).amax(-1)
+        spread = torch.where(support, (reduced - lam[:, None]).abs(), torch.zeros_like(x))
+        assert spread.max() < 1e-8
+        assert (torch.where(support, -torch.inf, reduced) <= lam[:, None] + 1e-9).all()
+        full = x.sum(-1) > system.sensing_power * (1 - 1e-9)
+        assert (lam[~full].abs() < 1e-8).all()  # budget slack -> lambda = 0
+        assert (lam >= -1e-9).all()
+
+
+@pytest.mark.parametrize(("settings", "seed"), CASES)
+def test_every_baseline_is_feasible_and_never_beats_the_optimum(settings, seed):
+    system = SystemConfig(**settings)
+    scenario, terms = instance(system, n=8, seed=seed)
+    optimum = terms.wsnr(optimal_powers(terms, system), system)
+    designs = {name: scheme(terms, system) for name, scheme in SIMPLE_BASELINES.items()}
+    designs["traditional"] = traditional_powers(terms, scenario.H, scenario.p, system).sigma_s
+    designs["zfbf"] = zfbf_design(terms, scenario.H, scenario.p, system)[0]
+    for name, sigma_s in designs.items():
+        rates.check_power_budget(sigma_s, system.sensing_power)
+        assert (terms.wsnr(sigma_s, system) <= optimum * (1 + 1e-9)).all(), name
+
+
+@pytest.mark.parametrize(("settings", "seed"), CASES)
+def test_traditional_converges_and_reaches_at_least_average(settings, seed):
+    system = SystemConfig(**settings)
+    scenario, terms = instance(system, n=8, seed=seed)
+    result = traditional_powers(terms, scenario.H, scenario.p, system)
+    assert result.converged.all()
+    average = terms.wsnr(SIMPLE_BASELINES["average"](terms, system), system)
+    assert (terms.wsnr(result.sigma_s, system) >= average - 1e-12).all()
+    assert (result.outer_iterations >= 1).all() and (result.inner_iterations >= 1).all()
+
+
+def test_zero_forcing_beams_null_other_users_and_refuse_too_many_users():
+    system = SystemConfig(n_tx=3, n_rx=5, n_users=4, waveform_len=4)
+    scenario, _ = instance(system, n=3)
+    W = zero_forcing_beams(scenario.H)
+    eye = torch.eye(4, dtype=W.dtype).expand(3, -1, -1)
+    torch.testing.assert_close(scenario.H.mT @ W, eye)
+    crowded = SystemConfig(n_tx=3, n_rx=2, n_users=3, waveform_len=4)
+    crowded_scenario, _ = instance(crowded, n=2)
+    with pytest.raises(SettingsError, match=r"n_users <= system.n_rx, got n_users=3 > n_rx=2"):
+        zero_forcing_beams(crowded_scenario.H)
+
+
+def test_simple_baselines_closed_forms():
+    system = SystemConfig(n_tx=4, n_rx=3, n_users=2, waveform_len=5, alpha=0.4)
+    _, terms = instance(system, n=5)
+    average = SIMPLE_BASELINES["average"](terms, system)
+    torch.testing.assert_close(average, torch.full_like(average, system.sensing_power / 4))
+    zero = terms.wsnr(SIMPLE_BASELINES["zero_power"](terms, system), system)
+    torch.testing.assert_close(zero, torch.full_like(zero, 1 - system.alpha))
+    waterfilling = SIMPLE_BASELINES["waterfilling"](terms, system)
+    # it attains M_s when no users are present: Rs with sigma_h = 1/noise equals M_s
+    free = rates.sensing_rate(
+        waterfilling, terms.sigma_t, torch.ones(5, 3, dtype=torch.float64), system.waveform_len
+    )
+    torch.testing.assert_close(free, terms.max_rate_s)

@@ -1,0 +1,183 @@
+"""evaluate.py end to end on a tiny trained run, the export's round trip, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from test_rates import water_filling_by_active_sets
+from test_training import TINY, config
+
+from isac.checks import SettingsError
+from isac.evaluate_run import evaluate
+from isac.hydra_support import register_resolvers
+from isac.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMES = ["average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum"]
+
+
+def numpy_comm_rate(
+    H: np.ndarray,
+    p: np.ndarray,
+    echo: float,
+    L: float,
+    noise: float,
+    beams: np.ndarray | None = None,
+) -> float:
+    """Rc of eq. (8) for one instance: MMSE beams by direct inversion (26), or given beams (7)."""
+    n_rx, n_users = H.shape
+    sinrs = []
+    for k in range(n_users):
+        if beams is None:
+            R_k = sum(p[i] * np.outer(H[:, i], H[:, i].conj()) for i in range(n_users) if i != k)
+            R_k = R_k + (echo / L + noise) * np.eye(n_rx)
+            sinrs.append((p[k] * H[:, k].conj() @ np.linalg.solve(R_k, H[:, k])).real)
+        else:
+            w = beams[:, k]
+            gains = [p[i] * abs(H[:, i] @ w) ** 2 for i in range(n_users)]
+            sinrs.append(
+                gains[k] / (sum(gains) - gains[k] + (echo / L + noise) * np.vdot(w, w).real)
+            )
+    return float(np.mean(np.log2(1 + np.array(sinrs))))
+
+
+def evaluate_config(*overrides: str):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="evaluate", overrides=list(overrides))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    train(config(*TINY, "trainer.max_epochs=2", "data.n_test=64"), run_dir)
+    return run_dir
+
+
+def test_evaluate_scores_the_network_and_every_baseline(trained_run, tmp_path):
+    rows = evaluate(evaluate_config(f"run={trained_run}"), tmp_path)
+    by_name = {row["scheme"]: row for row in rows}
+    assert list(by_name) == ["isacnn", *SCHEMES]
+    assert by_name["optimum"]["pct_of_optimum"] == pytest.approx(100.0)
+    for name, row in by_name.items():
+        assert row["pct_of_optimum"] <= 100.0 + 1e-7, name
+        assert 0.0 <= row["power_fraction"] <= 1.0 + 1e-6
+        assert row["ms_per_sample"] > 0
+        # perfect CSI: the beams the BS forms are the ones the paper's metric assumes
+        assert row["wsnr_bs_beams"] == pytest.approx(row["wsnr"], rel=1e-6)
+    assert by_name["traditional"]["speedup_vs_traditional"] == pytest.approx(1.0)
+    assert by_name["traditional"]["converged_fraction"] == 1.0
+    assert by_name["zero_power"]["wsnr"] == pytest.approx(0.5)
+    table = json.loads((tmp_path / "evaluation.json").read_text())
+    assert table["settings"]["system"]["n_tx"] == 4 and len(table["table"]) == 7
+    assert (tmp_path / "evaluation.csv").read_text().startswith("scheme,wsnr,rate_s")
+
+
+def test_predictions_export_round_trips_from_its_arrays_alone(trained_run, tmp_path):
+    evaluate(evaluate_config(f"run={trained_run}"), tmp_path)
+    data = np.load(tmp_path / "predictions.npz")
+    H, p, sigma_t, R_T = data["H"], data["p"], data["sigma_t"], data["R_T"]
+    n, n_rx, n_users = H.shape
+    n_tx = sigma_t.shape[1]
+    L, noise, P_s, alpha = (float(data[k]) for k in ("L", "noise_power", "P_s", "alpha"))
+    assert H.dtype == np.complex128 and sigma_t.dtype == np.float64 and float(data["beta"]) == 1
+    for name in ["isacnn", *SCHEMES]:
+        for key in ("sigma_s", "wsnr", "rate_s", "rate_c"):
+            assert data[f"{key}__{name}"].dtype == np.float64
+    assert data["S__isacnn"].shape == (n, int(L), n_tx)
+    assert data["W__isacnn"].shape == (n, n_rx, n_users)
+    for b in range(0, n, 7):
+        covariance = H[b] @ np.diag(p[b]) @ H[b].conj().T
+        sigma_h = 1.0 / (np.linalg.eigvalsh(covariance) + noise)
+        np.testing.assert_allclose(np.linalg.eigvalsh(R_T[b])[::-1], sigma_t[b], atol=1e-12)
+        max_s = n_rx * water_filling_by_active_sets(sigma_t[b] / noise, P_s) / (L * np.log(2))
+
+        max_c = numpy_comm_rate(H[b], p[b], 0.0, L, noise)
+        for name in ["isacnn", "average", "traditional", "waterfilling", "zero_power", "optimum"]:
+            sigma_s = data[f"sigma_s__{name}"][b]
+            rate_s = np.sum(np.log2(1 + np.outer(sigma_t[b] * sigma_s, sigma_h))) / L
+            rate_c = numpy_comm_rate(H[b], p[b], float(sigma_t[b] @ sigma_s), L, noise)
+            wsnr = alpha * rate_s / max_s + (1 - alpha) * rate_c / max_c
+            assert data[f"rate_s__{name}"][b] == pytest.approx(rate_s, rel=1e-9)
+            assert data[f"rate_c__{name}"][b] == pytest.approx(rate_c, rel=1e-9)
+            assert data[f"wsnr__{name}"][b] == pytest.approx(wsnr, rel=1e-9)
+        # the exported waveform and beams reproduce the network's rate through eq. (7)
+        S = data["S__isacnn"][b]
+        echo = np.trace(S @ R_T[b] @ S.conj().T).real
+        assert echo == pytest.approx(sigma_t[b] @ data["sigma_s__isacnn"][b], rel=1e-5)
+        assert numpy_comm_rate(H[b], p[b], echo, L, noise, data["W__isacnn"][b]) == pytest.approx(
+            data["rate_c__isacnn"][b], rel=1e-4
+        )
+
+
+def test_baselines_alone_for_any_system(tmp_path):
+    rows = evaluate(
+        evaluate_config(
+            "baselines_only=true",
+            "system.n_tx=3",
+            "system.n_rx=3",
+            "system.n_users=2",
+            "system.waveform_len=4",
+            "data.n_test=16",
+            "schemes=[average,optimum]",
+        ),
+        tmp_path,
+    )
+    assert [row["scheme"] for row in rows] == ["average", "optimum"]
+    assert np.load(tmp_path / "predictions.npz")["H"].shape == (16, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["system.n_rx=8"], r"trained for system.n_rx=4, but system.n_rx=8 was requested"),
+        (["system.snr_s_db=20"], r"trained for system.snr_s_db=10.0"),
+        (["checkpoint=/nowhere/model.ckpt"], r"checkpoint '/nowhere/model.ckpt' does not exist"),
+        (["schemes=[average,genetic]"], r"schemes\[\] must be one of"),
+    ],
+)
+def test_bad_requests_are_refused(trained_run, tmp_path, overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        evaluate(evaluate_config(f"run={trained_run}", *overrides), tmp_path)
+
+
+def test_zero_forcing_with_too_many_users_and_missing_run_are_refused(tmp_path):
+    with pytest.raises(SettingsError, match=r"zfbf scheme needs system.n_users <= system.n_rx"):
+        evaluate(
+            evaluate_config("baselines_only=true", "system.n_rx=2", "system.n_users=3"), tmp_path
+        )
+    with pytest.raises(SettingsError, match=r"run=<training run directory> is required"):
+        evaluate(evaluate_config(), tmp_path)
+    with pytest.raises(SettingsError, match=r"is not a training run directory"):
+        evaluate(evaluate_config(f"run={tmp_path}"), tmp_path)
+
+
+def test_cli_prints_the_table_and_fails_cleanly(trained_run, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "evaluate.py"), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    good = cli(f"run={trained_run}", "schemes=[average,traditional]")
+    assert good.returncode == 0, good.stderr
+    assert "isacnn" in good.stdout and "traditional" in good.stdout
+    assert (trained_run / "evaluation" / "evaluation.csv").is_file()
+    missing = tmp_path / "no-such-run"
+    bad = cli(f"run={missing}")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "is not a training run directory" in bad.stderr
+    assert not missing.exists()  # nothing is created for a run that is not there
