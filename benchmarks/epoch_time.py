@@ -5,6 +5,7 @@ data loader with the same loss (30) and optimiser; validation is left out of bot
 the ratio is Lightning's per-epoch overhead. Run:
 
     python benchmarks/epoch_time.py [--epochs 6] [--model isacnn] [--n-train 8000]
+                                    [--no-deterministic]
 
 It prints the median seconds per epoch (after one warm-up epoch) of each and their ratio.
 """
@@ -35,7 +36,12 @@ class EpochTimer(L.Callback):
 
 
 def lightning_epochs(
-    system: SystemConfig, data: ISACDataModule, model: str, epochs: int, seed: int
+    system: SystemConfig,
+    data: ISACDataModule,
+    model: str,
+    epochs: int,
+    seed: int,
+    deterministic: bool,
 ) -> list[float]:
     L.seed_everything(seed, verbose=False)
     module = ISACModule(system.to_dict(), network=model)
@@ -49,7 +55,7 @@ def lightning_epochs(
         enable_model_summary=False,
         callbacks=[timer],
         accelerator="cpu",
-        deterministic=True,
+        deterministic=deterministic,
         num_sanity_val_steps=0,
     )
     trainer.fit(module, datamodule=data)
@@ -57,9 +63,15 @@ def lightning_epochs(
 
 
 def plain_epochs(
-    system: SystemConfig, data: ISACDataModule, model: str, epochs: int, seed: int
+    system: SystemConfig,
+    data: ISACDataModule,
+    model: str,
+    epochs: int,
+    seed: int,
+    deterministic: bool,
 ) -> list[float]:
     L.seed_everything(seed, verbose=False)
+    torch.use_deterministic_algorithms(deterministic)  # as Trainer(deterministic=...) does
     module = ISACModule(system.to_dict(), network=model)  # same network and initialisation
     network = module.network.train()
     optimizer = torch.optim.Adam(network.parameters(), lr=module.hparams.learning_rate)
@@ -83,21 +95,28 @@ def main() -> None:
     parser.add_argument("--model", default="isacnn", choices=["isacnn", "fcnn"])
     parser.add_argument("--n-train", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="both loops without torch's deterministic algorithms "
+        "(the training default, trainer.deterministic, uses them)",
+    )
     args = parser.parse_args()
     system = SystemConfig()
     data = ISACDataModule(system, n_train=args.n_train, n_val=1, n_test=1)
     data.problem_set("train")  # drawn once, outside both timings
     results = {}
-    # interleaved twice so that drifts of the machine's speed hit both alike
-    for _ in range(2):
+    # interleaved three times so that drifts of the machine's speed hit both alike
+    for _ in range(3):
         for name, run in (("plain", plain_epochs), ("lightning", lightning_epochs)):
             results.setdefault(name, []).extend(
-                run(system, data, args.model, args.epochs, args.seed)[1:]
+                run(system, data, args.model, args.epochs, args.seed, args.deterministic)[1:]
             )
     plain, lightning = (statistics.median(results[k]) for k in ("plain", "lightning"))
     print(
         f"model={args.model} n_train={args.n_train} batch={data.batch_size} "
-        f"threads={torch.get_num_threads()}"
+        f"threads={torch.get_num_threads()} deterministic={args.deterministic}"
     )
     print(f"plain PyTorch loop : {plain:.3f} s/epoch")
     print(f"Lightning          : {lightning:.3f} s/epoch")
