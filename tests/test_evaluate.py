@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, run_script
 from hydra import compose, initialize_config_dir
 from test_rates import water_filling_by_active_sets
 from test_training import TINY, config
@@ -19,7 +18,6 @@ from isac.evaluate_run import evaluate
 from isac.hydra_support import register_resolvers
 from isac.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMES = ["average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum"]
 
 
@@ -160,17 +158,8 @@ def test_zero_forcing_with_too_many_users_and_missing_run_are_refused(tmp_path):
 
 
 def test_cli_prints_the_table_and_fails_cleanly(trained_run, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, str(ROOT / "evaluate.py"), *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        return run_script("evaluate.py", *args, cwd=tmp_path)
 
     good = cli(f"run={trained_run}", "schemes=[average,traditional]")
     assert good.returncode == 0, good.stderr

@@ -4,14 +4,13 @@ checkpoints load safely, bad settings fail first, and the Hydra CLI works end to
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
+from conftest import ROOT, run_script
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -23,7 +22,6 @@ from isac.problem import ProblemTerms
 from isac.scenario import sample_scenario
 from isac.training import build_datamodule, build_module, build_trainer, system_from_config, train
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "system.n_tx=4",
     "system.n_rx=4",
@@ -186,15 +184,7 @@ def test_resume_of_a_directory_without_a_run_is_refused(tmp_path):
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_script("train.py", *args, cwd=cwd)
 
 
 def test_cli_multirun_resume_and_clean_errors(tmp_path):
