@@ -111,16 +111,6 @@ def design_baseline(
     return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, info)
 
 
-def _beams(
-    rule: str, sigma_s: torch.Tensor, scenario: Scenario, H: torch.Tensor, system: SystemConfig
-) -> torch.Tensor:
-    if rule == "zf":
-        return zero_forcing_beams(H)
-    return recover.mmse_beams(
-        H, scenario.p, sigma_s, scenario.sigma_t, system.waveform_len, system.noise_power
-    )
-
-
 def score(
     design: Design, scenario: Scenario, truth: ProblemTerms, system: SystemConfig
 ) -> dict[str, torch.Tensor]:
@@ -138,7 +128,7 @@ def score(
     if design.beam_rule == "mmse":
         rate_c = truth.comm_rate(sigma_s, system)  # (26): MMSE beams of the true channel
     else:
-        rate_c = rate_with(_beams(design.beam_rule, sigma_s, scenario, scenario.H, system))
+        rate_c = rate_with(zero_forcing_beams(scenario.H))
     rate_c_bs = rate_with(design.W.to(scenario.H.dtype))
 
     def wsnr(rate_c_: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 Everything of (28) that does not depend on sigma_s -- sigma_h, each user's
 interference eigen-structure, M_s and M_c -- is computed once per instance by
 :meth:`ProblemTerms.from_scenario`; evaluating the rates for a new sigma_s then
-costs O(n_tx n_rx + n_users n_rx) per instance with no matrix algebra.
+costs O(n_tx n_rx + n_users min(n_users, n_rx)) per instance, no matrix algebra.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ class ProblemTerms:
     Attributes:
         sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
         sigma_h: real [n, n_rx], eigenvalues of R_H, descending.
-        interference_eigenvalues: real [n, n_users, n_rx], ``a`` of :func:`rates.interference_eigh`.
-        signal_power: real [n, n_users, n_rx], ``b`` of :func:`rates.interference_eigh`.
+        interference_eigenvalues: real [n, n_users, m], ``a`` of :func:`rates.interference_eigh`
+            (m = n_users with fewer users than receive antennas, else n_rx).
+        signal_power: real [n, n_users, m], ``b`` of :func:`rates.interference_eigh`.
         max_rate_s: real [n], M_s of eq. (39).
         max_rate_c: real [n], M_c of eq. (40).
     """

@@ -33,29 +33,66 @@ def interference_eigh(H: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, t
     gamma_k = p_k h_k^T (A_k + c I)^-1 h_k^*,  A_k = sum_{i != k} p_i h_i^* h_i^T,
     c = sigma_t . sigma_s / L + noise. With conj(A_k) = V diag(a) V^H (A_k and its
     conjugate share eigenvalues) this is gamma_k = sum_m b_m / (a_m + c),
-    b_m = p_k |v_m^H h_k|^2: a sum of n_rx fractions, cheap for every new sigma_s.
+    b_m = p_k |v_m^H h_k|^2: a sum of a few fractions, cheap for every new sigma_s.
+
+    conj(A_k) = G_k G_k^H with G_k = [sqrt(p_i) h_i]_{i != k} has rank <= n_users - 1.
+    With fewer users than antennas its nonzero eigen-pairs come from the
+    (n_users - 1)-square Gram matrix G_k^H G_k, and the null space, where a = 0,
+    collects the rest of the signal power in one term: m = n_users terms in all.
+    Otherwise the n_rx-square matrix is decomposed: m = n_rx.
 
     Args:
         H: complex [..., n_rx, n_users].
         p: real [..., n_users].
 
     Returns:
-        (a, b): real [..., n_users, n_rx] each, interference eigenvalues (>= 0) and the
+        (a, b): real [..., n_users, m] each, interference eigenvalues (>= 0) and the
         signal power p_k |v_m^H h_k|^2 along each eigenvector.
     """
-    covariance = received_user_covariance(H, p)
-    h = H.mT  # [..., n_users, n_rx], row k is h_k^T
-    own = p.to(H.dtype)[..., None, None] * (h[..., :, None] * h.conj()[..., None, :])
-    eigenvalues, eigenvectors = torch.linalg.eigh(covariance[..., None, :, :] - own)
-    projections = (eigenvectors.conj() * h[..., :, None]).sum(dim=-2)  # v_m^H h_k
-    signal = p[..., None] * projections.abs().square()
-    return eigenvalues.clamp_min(0.0), signal
+    n_rx, n_users = H.shape[-2:]
+    if n_users - 1 >= n_rx:
+        covariance = received_user_covariance(H, p)
+        h = H.mT  # [..., n_users, n_rx], row k is h_k^T
+        own = p.to(H.dtype)[..., None, None] * (h[..., :, None] * h.conj()[..., None, :])
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance[..., None, :, :] - own)
+        projections = (eigenvectors.conj() * h[..., :, None]).sum(dim=-2)  # v_m^H h_k
+        return eigenvalues.clamp_min(0.0), p[..., None] * projections.abs().square()
+    scaled = H * p.sqrt().to(H.dtype)[..., None, :]  # g_i = sqrt(p_i) h_i
+    gram = scaled.mH @ scaled  # [..., i, j] = g_i^H g_j
+    total = torch.diagonal(gram, dim1=-2, dim2=-1).real  # p_k ||h_k||^2
+    if n_users == 1:
+        return torch.zeros_like(total)[..., None], total[..., None]
+    others = torch.tensor([[i for i in range(n_users) if i != k] for k in range(n_users)],
+                          device=H.device)
+    eigenvalues, eigenvectors = torch.linalg.eigh(
+        gram[..., others[:, :, None], others[:, None, :]])  # [..., k, m], [..., k, i, m]
+    cross = gram[..., others, torch.arange(n_users, device=H.device)[:, None]]  # g_i^H g_k
+    projections = (eigenvectors.conj() * cross[..., :, None]).sum(dim=-2)
+    eigenvalues = eigenvalues.clamp_min(torch.finfo(total.dtype).tiny)
+    # |u_m^H g_k|^2 with u_m = G_k v_m / sqrt(a_m)
+    signal = projections.abs().square() / eigenvalues
+    null = (total - signal.sum(dim=-1)).clamp_min(0.0)
+    return (torch.cat([eigenvalues, torch.zeros_like(null)[..., None]], dim=-1),
+            torch.cat([signal, null[..., None]], dim=-1))
 
 
 def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tensor:
-    """real [..., n_rx]: eigenvalues of R_H = (H diag(p) H^H + noise I)^-1, descending (III-A)."""
-    user_eigenvalues = torch.linalg.eigvalsh(received_user_covariance(H, p)).clamp_min(0.0)
-    return 1.0 / (user_eigenvalues + noise_power)  # eigvalsh is ascending, so this descends
+    """real [..., n_rx]: eigenvalues of R_H = (H diag(p) H^H + noise I)^-1, descending (III-A).
+
+    H diag(p) H^H has rank <= n_users: with fewer users than antennas its nonzero
+    eigenvalues come from the n_users-square Gram matrix and the rest are 0.
+    """
+    n_rx, n_users = H.shape[-2:]
+    if n_users >= n_rx:
+        user_eigenvalues = torch.linalg.eigvalsh(received_user_covariance(H, p))
+    else:
+        scaled = H * p.sqrt().to(H.dtype)[..., None, :]
+        nonzero = torch.linalg.eigvalsh(scaled.mH @ scaled)
+        user_eigenvalues = torch.cat(
+            [torch.zeros((*nonzero.shape[:-1], n_rx - n_users), dtype=nonzero.dtype,
+                         device=nonzero.device), nonzero], dim=-1)
+    # ascending eigenvalues, so sigma_h descends
+    return 1.0 / (user_eigenvalues.clamp_min(0.0) + noise_power)
 
 
 def sensing_rate(
@@ -92,8 +129,8 @@ def sinr_mmse(
     """real [..., n_users]: gamma_k^opt of eq. (26) from :func:`interference_eigh`'s (a, b).
 
     Args:
-        interference_eigenvalues: real [..., n_users, n_rx], ``a``.
-        signal_power: real [..., n_users, n_rx], ``b``.
+        interference_eigenvalues: real [..., n_users, m], ``a``.
+        signal_power: real [..., n_users, m], ``b``.
         echo_power: real [...], from :func:`echo_interference`.
         noise_power: sigma_n^2.
     """

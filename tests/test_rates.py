@@ -50,18 +50,9 @@ def test_water_filling_batched_zero_budget_and_zero_gain():
     assert (powers[1] == 0).all()
 
 
-def test_sigma_h_matches_numpy_inverse_eigenvalues():
-    system = SystemConfig(n_tx=3, n_rx=5, n_users=3, waveform_len=4, snr_c_db=7.0)
-    scenario, terms = instance(system, n=4)
-    for b in range(4):
-        H, p = scenario.H[b].numpy(), scenario.p[b].numpy()
-        R_H = np.linalg.inv(H @ np.diag(p) @ H.conj().T + np.eye(5))
-        expected = np.sort(np.linalg.eigvalsh(R_H))[::-1]
-        np.testing.assert_allclose(terms.sigma_h[b].numpy(), expected, rtol=1e-12)
-
-
-def test_comm_rate_matches_direct_matrix_inverse():
-    system = SystemConfig(n_tx=4, n_rx=6, n_users=4, waveform_len=5, snr_c_db=12.0)
+@pytest.mark.parametrize(("n_rx", "n_users"), [(6, 4), (3, 5), (4, 1), (4, 4)])
+def test_comm_rate_and_sigma_h_match_direct_matrix_inverse(n_rx, n_users):
+    system = SystemConfig(n_tx=4, n_rx=n_rx, n_users=n_users, waveform_len=5, snr_c_db=12.0)
     scenario, terms = instance(system, n=3, seed=2)
     sigma_s = random_powers(3, 4, system.sensing_power, torch.Generator().manual_seed(0))
     ours = terms.comm_rate(sigma_s, system)
@@ -69,11 +60,15 @@ def test_comm_rate_matches_direct_matrix_inverse():
         H, p = scenario.H[b].numpy(), scenario.p[b].numpy()
         level = float(scenario.sigma_t[b] @ sigma_s[b]) / 5 + 1.0
         sinrs = []
-        for k in range(4):
-            others = [i for i in range(4) if i != k]
-            R_k = sum(p[i] * np.outer(H[:, i].conj(), H[:, i]) for i in others) + level * np.eye(6)
+        for k in range(n_users):
+            R_k = level * np.eye(n_rx) + sum(
+                p[i] * np.outer(H[:, i].conj(), H[:, i]) for i in range(n_users) if i != k
+            )
             sinrs.append((p[k] * H[:, k] @ np.linalg.solve(R_k, H[:, k].conj())).real)
         assert ours[b].item() == pytest.approx(np.mean(np.log2(1 + np.array(sinrs))), rel=1e-12)
+        R_H = np.linalg.inv(H @ np.diag(p) @ H.conj().T + np.eye(n_rx))
+        expected = np.sort(np.linalg.eigvalsh(R_H))[::-1]
+        np.testing.assert_allclose(terms.sigma_h[b].numpy(), expected, rtol=1e-12)
 
 
 def test_sensing_rate_matches_double_sum():

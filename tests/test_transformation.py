@@ -21,6 +21,7 @@ SIZES = [  # (n_tx, n_rx, n_users, L)
     (3, 4, 4, 6),  # n_users = n_rx
     (5, 3, 2, 9),  # n_rx < n_tx
     (6, 8, 5, 8),
+    (4, 3, 5, 6),  # more users than receive antennas
 ]
 SNRS_DB = [(-20.0, -20.0), (0.0, 10.0), (10.0, 0.0), (40.0, 40.0), (40.0, -20.0)]
 
