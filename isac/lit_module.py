@@ -80,6 +80,7 @@ class ISACModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = -batch.terms.wsnr(self(batch.features), self.system).mean()
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch))
+        # Lightning aggregates train/loss only after validation; the history needs it sooner
         self._train_loss_sum += loss.detach() * len(batch)
         self._train_count += len(batch)
         return loss
