@@ -147,14 +147,23 @@ class ISACModule(L.LightningModule):
         return optimizer
 
 
-def load_checkpoint(path: str | Path, expected: SystemConfig | None = None) -> ISACModule:
+SIZE_SETTINGS = ("n_tx", "n_rx", "n_users")
+"""System settings that fix the network's input and output sizes."""
+
+
+def load_checkpoint(
+    path: str | Path,
+    expected: SystemConfig | None = None,
+    matching: tuple[str, ...] = SIZE_SETTINGS,
+) -> ISACModule:
     """Load a trained module with torch's safe ``weights_only=True`` loading, in eval mode.
 
     Args:
         path: a checkpoint written by training.
-        expected: if given, the system the caller will use; a checkpoint trained for
-            other antenna or user counts is refused (the network's input and output
-            sizes depend on them).
+        expected: if given, the system the caller will use; a checkpoint whose
+            ``matching`` settings differ from it is refused.
+        matching: the :class:`SystemConfig` fields that must agree (by default the
+            antenna and user counts, on which the network's sizes depend).
 
     Raises:
         checks.SettingsError: the file is missing, or trained for another system.
@@ -165,7 +174,7 @@ def load_checkpoint(path: str | Path, expected: SystemConfig | None = None) -> I
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     module = ISACModule(**checkpoint["hyper_parameters"])
     if expected is not None:
-        for name in ("n_tx", "n_rx", "n_users"):
+        for name in matching:
             trained, wanted = getattr(module.system, name), getattr(expected, name)
             if trained != wanted:
                 raise checks.SettingsError(

@@ -62,18 +62,22 @@ def interference_eigh(H: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, t
     total = torch.diagonal(gram, dim1=-2, dim2=-1).real  # p_k ||h_k||^2
     if n_users == 1:
         return torch.zeros_like(total)[..., None], total[..., None]
-    others = torch.tensor([[i for i in range(n_users) if i != k] for k in range(n_users)],
-                          device=H.device)
+    others = torch.tensor(
+        [[i for i in range(n_users) if i != k] for k in range(n_users)], device=H.device
+    )
     eigenvalues, eigenvectors = torch.linalg.eigh(
-        gram[..., others[:, :, None], others[:, None, :]])  # [..., k, m], [..., k, i, m]
+        gram[..., others[:, :, None], others[:, None, :]]
+    )  # [..., k, m], [..., k, i, m]
     cross = gram[..., others, torch.arange(n_users, device=H.device)[:, None]]  # g_i^H g_k
     projections = (eigenvectors.conj() * cross[..., :, None]).sum(dim=-2)
     eigenvalues = eigenvalues.clamp_min(torch.finfo(total.dtype).tiny)
     # |u_m^H g_k|^2 with u_m = G_k v_m / sqrt(a_m)
     signal = projections.abs().square() / eigenvalues
     null = (total - signal.sum(dim=-1)).clamp_min(0.0)
-    return (torch.cat([eigenvalues, torch.zeros_like(null)[..., None]], dim=-1),
-            torch.cat([signal, null[..., None]], dim=-1))
+    return (
+        torch.cat([eigenvalues, torch.zeros_like(null)[..., None]], dim=-1),
+        torch.cat([signal, null[..., None]], dim=-1),
+    )
 
 
 def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tensor:
@@ -89,8 +93,16 @@ def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tenso
         scaled = H * p.sqrt().to(H.dtype)[..., None, :]
         nonzero = torch.linalg.eigvalsh(scaled.mH @ scaled)
         user_eigenvalues = torch.cat(
-            [torch.zeros((*nonzero.shape[:-1], n_rx - n_users), dtype=nonzero.dtype,
-                         device=nonzero.device), nonzero], dim=-1)
+            [
+                torch.zeros(
+                    (*nonzero.shape[:-1], n_rx - n_users),
+                    dtype=nonzero.dtype,
+                    device=nonzero.device,
+                ),
+                nonzero,
+            ],
+            dim=-1,
+        )
     # ascending eigenvalues, so sigma_h descends
     return 1.0 / (user_eigenvalues.clamp_min(0.0) + noise_power)
 

@@ -31,6 +31,7 @@ def _powers_for_prices(
     gains: torch.Tensor,
     counts: torch.Tensor,
     weight: torch.Tensor,
+    marginal_at_zero: torch.Tensor,
     prices: torch.Tensor,
     start: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,13 +44,13 @@ def _powers_for_prices(
     Args:
         gains: real [n, n_tx, m], c_ij = sigma_t,i sigma_h,j over m distinct levels sigma_h,j.
         counts: real [n, 1, m], multiplicity m_j of each level.
-        weight: real [n], w >= 0. prices: real [n, n_tx], kappa_i >= 0.
-        start: real [n, n_tx], warm start.
+        weight: real [n], w >= 0. marginal_at_zero: real [n, n_tx], w S_i(0).
+        prices: real [n, n_tx], kappa_i >= 0. start: real [n, n_tx], warm start.
 
     Returns:
         (x, dx/dkappa): real [n, n_tx] each; x = 0 and dx/dkappa = 0 where w S_i(0) <= kappa_i.
     """
-    active = weight[:, None] * (counts * gains).sum(dim=-1) > prices
+    active = marginal_at_zero > prices
     target = weight[:, None] / prices.clamp_min(torch.finfo(prices.dtype).tiny)
     x = torch.where(active, start, torch.zeros_like(start))
     for _ in range(NEWTON_STEPS):
@@ -94,13 +95,14 @@ def multilevel_water_filling(
     counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
     base_prices = nu[:, None] * sigma_t
 
+    marginal_at_zero = weight[:, None] * (counts * gains).sum(dim=-1)
+
     def solve(prices: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _powers_for_prices(gains, counts, weight, prices, start)
+        return _powers_for_prices(gains, counts, weight, marginal_at_zero, prices, start)
 
     unconstrained, _ = solve(base_prices, torch.zeros_like(sigma_t))
     over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
     low = torch.zeros_like(nu)
-    marginal_at_zero = weight[:, None] * (counts * gains).sum(dim=-1)
     high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
     # bisection until a point below lambda* is found, then Newton from it: Newton from
     # lambda = 0 itself crawls, as sum x(lambda) behaves like 1/lambda there
