@@ -18,18 +18,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.evaluation import (
-    BASELINE_SCHEMES,
-    Design,
-    comparison_table,
-    design_baseline,
-    design_network,
-    score,
-    timed,
-)
+from isac.evaluation import Design, check_schemes, compare_schemes
 from isac.lit_module import SIZE_SETTINGS, ISACModule, load_checkpoint
-from isac.problem import ProblemTerms
-from isac.scenario import Scenario, sample_scenario
+from isac.scenario import Scenario
 from isac.system import SystemConfig
 from isac.training import CONFIG_FILE
 
@@ -65,9 +56,6 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         system.update(OmegaConf.to_container(run_cfg.system))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
-    schemes = list(cfg.schemes)
-    for name in schemes:
-        checks.one_of("schemes[]", name, BASELINE_SCHEMES)
     settings = {
         "system": SystemConfig(**system),
         "beta": checks.in_unit_interval("csi.beta", beta if cfg.csi.beta is None else cfg.csi.beta),
@@ -75,14 +63,9 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
             "data.n_test", n_test if cfg.data.n_test is None else cfg.data.n_test
         ),
         "seed": int(seed if cfg.data.seed is None else cfg.data.seed),
-        "schemes": schemes,
         "repeats": checks.positive_int("repeats", cfg.repeats),
     }
-    if "zfbf" in schemes and settings["system"].n_users > settings["system"].n_rx:
-        raise checks.SettingsError(
-            f"the zfbf scheme needs system.n_users <= system.n_rx, got "
-            f"{settings['system'].n_users} > {settings['system'].n_rx}; drop it from schemes"
-        )
+    settings["schemes"] = check_schemes(list(cfg.schemes), settings["system"])
     return settings
 
 
@@ -104,35 +87,27 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
     settings = resolve_settings(cfg)
     system: SystemConfig = settings["system"]
     network = None if cfg.baselines_only else load_network(cfg, system)
-    scenario = sample_scenario(
-        system, settings["n_test"], beta=settings["beta"], seed=settings["seed"], split="test"
+    comparison = compare_schemes(
+        system,
+        network,
+        settings["schemes"],
+        beta=settings["beta"],
+        n_test=settings["n_test"],
+        seed=settings["seed"],
+        repeats=settings["repeats"],
     )
-    truth = ProblemTerms.from_scenario(scenario, system)
-    arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
-    R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
-    designs: dict[str, Design] = {}
-    if network is not None:
-        designs[network.hparams.network] = timed(
-            lambda: design_network(network, R_T, H_est, p, system), settings["repeats"]
-        )
-    for name in settings["schemes"]:
-        designs[name] = timed(
-            lambda name=name: design_baseline(name, R_T, H_est, p, system), settings["repeats"]
-        )
-    scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}
-    rows = comparison_table(designs, scores, len(scenario))
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_table(rows, settings, out_dir)
+    write_table(comparison.rows, settings, out_dir)
     export_predictions(
         out_dir / "predictions.npz",
-        scenario,
+        comparison.scenario,
         system,
         settings["beta"],
-        designs,
-        scores,
+        comparison.designs,
+        comparison.scores,
         network_name=None if network is None else network.hparams.network,
     )
-    return rows
+    return comparison.rows
 
 
 def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: Path) -> None:

@@ -20,17 +20,29 @@ from dataclasses import dataclass
 
 import torch
 
-from isac import baselines, rates, recover
+from isac import baselines, checks, rates, recover
 from isac.lit_module import ISACModule
 from isac.networks import input_features
 from isac.optimum import optimal_powers
 from isac.problem import ProblemTerms
-from isac.scenario import Scenario
+from isac.scenario import Scenario, sample_scenario
 from isac.system import SystemConfig
 from isac.traditional import traditional_powers
 from isac.zfbf import zero_forcing_beams, zfbf_design
 
 BASELINE_SCHEMES = ("average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum")
+
+
+def check_schemes(schemes: list[str], system: SystemConfig, setting: str = "schemes") -> list[str]:
+    """``schemes`` if every name is in :data:`BASELINE_SCHEMES` and each can serve ``system``."""
+    for name in schemes:
+        checks.one_of(f"{setting}[]", name, BASELINE_SCHEMES)
+    if "zfbf" in schemes and system.n_users > system.n_rx:
+        raise checks.SettingsError(
+            f"the zfbf scheme needs system.n_users <= system.n_rx, got "
+            f"{system.n_users} > {system.n_rx}; drop it from {setting}"
+        )
+    return list(schemes)
 
 
 @dataclass(frozen=True)
@@ -174,3 +186,43 @@ def timed(design: Callable[[], Design], repeats: int) -> Design:
         if again.seconds < best.seconds:
             best = again
     return best
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every scheme on one test set: the scenario, each design, its per-sample scores and
+    the table of :func:`comparison_table`."""
+
+    scenario: Scenario
+    designs: dict[str, Design]
+    scores: dict[str, dict[str, torch.Tensor]]
+    rows: list[dict[str, float | str]]
+
+
+def compare_schemes(
+    system: SystemConfig,
+    network: ISACModule | None,
+    schemes: list[str],
+    *,
+    beta: float,
+    n_test: int,
+    seed: int,
+    repeats: int,
+) -> Comparison:
+    """Design with the network (if any) and each of ``schemes`` on the test split of
+    ``seed``, time each (best of ``repeats``) and score all on the true channel."""
+    scenario = sample_scenario(system, n_test, beta=beta, seed=seed, split="test")
+    truth = ProblemTerms.from_scenario(scenario, system)
+    arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
+    R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
+    designs: dict[str, Design] = {}
+    if network is not None:
+        designs[network.hparams.network] = timed(
+            lambda: design_network(network, R_T, H_est, p, system), repeats
+        )
+    for name in schemes:
+        designs[name] = timed(
+            lambda name=name: design_baseline(name, R_T, H_est, p, system), repeats
+        )
+    scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}
+    return Comparison(scenario, designs, scores, comparison_table(designs, scores, n_test))

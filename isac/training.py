@@ -6,7 +6,9 @@ Everything a run writes lives under its run directory (Hydra's, for ``train.py``
     checkpoints/best.ckpt    lowest validation loss
     checkpoints/last.ckpt    end of the latest epoch, for resuming
     tensorboard/             TensorBoard events (``tensorboard --logdir outputs``)
-    metrics.json             final validation and test metrics, references, history, time
+    metrics.json             final validation and test metrics, references, history, time,
+                             and with ``evaluation.enabled`` every scheme of
+                             ``evaluation.schemes`` scored on the test set (evaluate.py's table)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from isac import checks
 from isac.baselines import average_powers, zero_powers
 from isac.data import ISACDataModule
+from isac.evaluation import check_schemes, compare_schemes
 from isac.lit_module import ISACModule, batch_metrics, load_checkpoint
 from isac.system import SystemConfig
 
@@ -56,6 +59,17 @@ def system_from_config(cfg: DictConfig) -> SystemConfig:
 def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet)."""
     return ISACDataModule(system, beta=cfg.csi.beta, **OmegaConf.to_container(cfg.data))
+
+
+def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
+    """Refuse a post-training evaluation that could not run (before any training)."""
+    evaluation = cfg.evaluation
+    if not isinstance(evaluation.enabled, bool):
+        raise checks.SettingsError(
+            f"evaluation.enabled must be true or false, got {evaluation.enabled!r}"
+        )
+    check_schemes(list(evaluation.schemes), system, setting="evaluation.schemes")
+    checks.positive_int("evaluation.repeats", evaluation.repeats)
 
 
 def build_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
@@ -148,6 +162,7 @@ def train(
     """
     cfg, run_dir, resume_from = prepare_run(cfg, Path(run_dir))
     system = system_from_config(cfg)
+    check_evaluation(cfg, system)
     datamodule = build_datamodule(cfg, system)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build_module(cfg, system)
@@ -180,7 +195,7 @@ def final_metrics(
     cfg: DictConfig,
 ) -> dict[str, Any]:
     """Validation and test metrics of the best checkpoint, the reference schemes on the
-    test set, and the per-epoch history."""
+    test set, the optional evaluation of ``cfg.evaluation``, and the per-epoch history."""
     best_path = Path(trainer.checkpoint_callback.best_model_path)
     best = load_checkpoint(best_path, expected=system)
     results: dict[str, Any] = {}
@@ -192,6 +207,17 @@ def final_metrics(
         name: _floats(batch_metrics(scheme(test_terms, system), test_terms, system))
         for name, scheme in REFERENCE_SCHEMES.items()
     }
+    if cfg.evaluation.enabled:
+        comparison = compare_schemes(
+            system,
+            best,
+            list(cfg.evaluation.schemes),
+            beta=float(cfg.csi.beta),
+            n_test=int(cfg.data.n_test),
+            seed=int(cfg.data.seed),
+            repeats=int(cfg.evaluation.repeats),
+        )
+        results["evaluation"] = {row["scheme"]: row for row in comparison.rows}
     history = module.history
     best_epoch = min(history, key=lambda entry: entry["val_loss"])["epoch"]
     return {

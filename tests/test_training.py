@@ -48,7 +48,11 @@ def config(*overrides: str) -> DictConfig:
         [],
         ["model=fcnn"],
         ["logger=none"],
-        ["experiment=quick"],
+        ["preset=quick"],
+        *[
+            [f"experiment={path.stem}"]
+            for path in sorted((ROOT / "conf" / "experiment").glob("*.yaml"))
+        ],
         ["csi.beta=0.7"],
         ["system.n_users=8", "system.n_rx=8"],
     ],
@@ -117,6 +121,29 @@ def test_imperfect_csi_trains_and_is_scored_on_the_true_channel(tmp_path):
     assert abs(believed.wsnr(sigma_s, system).mean().item() - true_wsnr.item()) > 1e-4
 
 
+def test_post_training_evaluation_agrees_with_the_training_metrics(tmp_path):
+    cfg = config(
+        *TINY,
+        "trainer.max_epochs=2",
+        "evaluation.enabled=true",
+        "evaluation.schemes=[average,optimum]",
+    )
+    metrics = train(cfg, tmp_path)
+    rows = metrics["evaluation"]
+    assert list(rows) == ["isacnn", "average", "optimum"]
+    # the evaluation redesigns from R_T and H_hat in float32 and scores each design anew;
+    # training scored the same checkpoint from its precomputed float64 terms
+    for scheme, reference in (
+        ("isacnn", metrics["test"]),
+        ("average", metrics["test_reference"]["average"]),
+    ):
+        for key in ("wsnr", "rate_s", "rate_c"):
+            assert rows[scheme][key] == pytest.approx(reference[key], rel=1e-4)
+    assert rows["optimum"]["wsnr"] >= max(rows["isacnn"]["wsnr"], rows["average"]["wsnr"])
+    assert rows["optimum"]["pct_of_optimum"] == pytest.approx(100.0)
+    assert rows["isacnn"]["ms_per_sample"] > 0
+
+
 class Interrupt(L.Callback):
     """Stops training abruptly after ``epoch`` finished (its checkpoints are written)."""
 
@@ -170,11 +197,15 @@ def test_checkpoint_loads_safely_and_reproduces_validation(tmp_path):
         ("model.lr_factor=1.5", r"model.lr_factor must be a real number in \(0, 1\)"),
         ("trainer.max_epochs=0", r"trainer.max_epochs must be an integer >= 1"),
         ("logger.kind=wandb", r"logger.kind must be one of"),
+        ("evaluation.schemes=[bogus]", r"evaluation.schemes\[\] must be one of"),
+        ("evaluation.schemes=[zfbf]", r"zfbf scheme needs system.n_users <= system.n_rx"),
+        ("evaluation.repeats=0", r"evaluation.repeats must be an integer >= 1"),
     ],
 )
 def test_bad_settings_fail_before_any_work(override, message, tmp_path):
+    fewer_receivers = ["system.n_rx=1"] if "zfbf" in override else []
     with pytest.raises(SettingsError, match=message):
-        train(config(*TINY, override), tmp_path / "run")
+        train(config(*TINY, *fewer_receivers, override), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 

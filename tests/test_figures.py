@@ -1,0 +1,199 @@
+"""Figures: a quick sweep runs end to end (multirun, aggregation, PNG and CSV) with the
+joblib and the submitit launchers, and the aggregation transcribes metrics.json faithfully
+and refuses what it cannot plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from conftest import ROOT, run_script
+from hydra import compose, initialize_config_dir
+
+from isac.checks import SettingsError
+from isac.figures import EVALUATION_METRICS, FIGURES, make_figures, varied_setting, write_figure
+from isac.hydra_support import register_resolvers
+from isac.sweeps import Run, latest_sweep, load_sweep
+from isac.system import SystemConfig
+
+# a two-point sweep on small data: seconds per job
+SMALL = ["preset=quick", "data.n_train=200", "data.n_val=100", "data.n_test=100", "logger=none"]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def assert_png(path: Path) -> None:
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+    assert image.std() > 0.05  # not a blank canvas
+
+
+def test_quick_sweep_end_to_end_with_joblib(tmp_path):
+    sweep = run_script(
+        "train.py",
+        "-m",
+        "experiment=fig9",
+        "hydra/launcher=joblib",
+        "system.n_tx=8",
+        "system.n_users=2,3",
+        *SMALL,
+        cwd=tmp_path,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    plot = run_script("figures.py", "figures=[fig9]", "sweep_preset=quick", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+
+    out = tmp_path / "outputs" / "figures" / "quick"
+    assert_png(out / "fig9.png")
+    rows = read_csv(out / "fig9.csv")
+    jobs = sorted((tmp_path / "outputs" / "sweeps" / "fig9" / "quick").glob("*/[0-9]*"))
+    assert len(jobs) == 2 and len(rows) == 4  # two points x (ISACNN, optimum)
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["system"]["n_rx"] == 8  # fig9 ties N_r to N_t
+        for scheme in ("isacnn", "optimum"):
+            (row,) = [
+                r
+                for r in rows
+                if r["scheme"] == scheme and int(r["n_users"]) == metrics["system"]["n_users"]
+            ]
+            for key in ("rate_s", "rate_c", "sum_rate_c", "wsnr"):
+                assert float(row[key]) == metrics["evaluation"][scheme][key]
+        evaluation = metrics["evaluation"]
+        assert evaluation["optimum"]["wsnr"] >= evaluation["isacnn"]["wsnr"]
+        assert evaluation["isacnn"]["sum_rate_c"] == pytest.approx(
+            metrics["system"]["n_users"] * evaluation["isacnn"]["rate_c"]
+        )
+
+
+def test_quick_sweep_with_the_submitit_local_executor(tmp_path):
+    sweep = run_script(
+        "train.py",
+        "-m",
+        "experiment=table1",
+        "hydra/launcher=submitit_local",
+        'hydra.sweeper.params.system="{n_users:2},{n_rx:8}"',
+        *SMALL,
+        "trainer.max_epochs=1",
+        cwd=tmp_path,
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    sweep_dir = latest_sweep(tmp_path / "outputs" / "sweeps", "table1", "quick")
+    assert (sweep_dir / ".submitit").is_dir()
+    plot = run_script("figures.py", "figures=[table1]", "sweep_preset=quick", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    rows = read_csv(tmp_path / "outputs" / "figures" / "quick" / "table1.csv")
+    assert [(r["setting"], int(r["value"])) for r in rows] == [("n_rx", 8), ("n_users", 2)]
+    assert float(rows[0]["paper_ms_per_sample"]) == 0.1732  # the paper's Table I entry
+    assert all(float(r["ms_per_sample"]) > 0 for r in rows)
+    assert_png(tmp_path / "outputs" / "figures" / "quick" / "table1.png")
+
+
+def test_the_slurm_launcher_config_composes():
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="config",
+            overrides=["experiment=fig7", "hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.cpus_per_task, launcher.gpus_per_node) == ("cpu", 2, 0)
+
+
+# ---- the aggregation on hand-made runs -------------------------------------------------
+
+
+def evaluation_row(scheme: str, value: float) -> dict[str, float | str]:
+    return {"scheme": scheme, **{key: value + i for i, key in enumerate(EVALUATION_METRICS)}}
+
+
+def fake_run(path: Path, overrides: list[str], **system: float) -> Run:
+    settings = {**SystemConfig().to_dict(), **system}
+    metrics = {
+        "model": "isacnn",
+        "system": settings,
+        "beta": 1.0,
+        "n_train": 1000,
+        "evaluation": {
+            "isacnn": evaluation_row("isacnn", settings["alpha"]),
+            "optimum": evaluation_row("optimum", 10 + settings["alpha"]),
+        },
+        "history": {"epoch": [0, 1], "train_loss": [-0.5, -0.6], "val_loss": [-0.4, -0.7]},
+    }
+    return Run(path=path, overrides=tuple(overrides), metrics=metrics)
+
+
+def write_job(sweep_dir: Path, number: int, run: Run | None) -> None:
+    job = sweep_dir / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("- system.alpha=0.5\n")
+    if run is not None:
+        (job / "metrics.json").write_text(json.dumps(run.metrics))
+
+
+def test_rows_transcribe_every_run_and_scheme(tmp_path):
+    runs = [fake_run(tmp_path, [], alpha=a) for a in (0.7, 0.2)]
+    csv_path, png_path = write_figure("fig7", runs, tmp_path / "out")
+    rows = read_csv(csv_path)
+    assert [(float(r["alpha"]), r["scheme"]) for r in rows] == [
+        (0.2, "isacnn"),
+        (0.2, "optimum"),
+        (0.7, "isacnn"),
+        (0.7, "optimum"),
+    ]
+    for row in rows:
+        run = runs[0] if float(row["alpha"]) == 0.7 else runs[1]
+        for key in EVALUATION_METRICS:
+            assert float(row[key]) == run.metrics["evaluation"][row["scheme"]][key]
+    assert_png(png_path)
+    fig6 = read_csv(write_figure("fig6", runs[:1], tmp_path / "out")[0])
+    assert [(int(r["epoch"]), float(r["val_loss"])) for r in fig6] == [(1, -0.4), (2, -0.7)]
+
+
+def test_table1_reads_the_varied_setting_from_the_overrides(tmp_path):
+    assert varied_setting(fake_run(tmp_path, ["system={n_tx:4}", "preset=quick"])) == "n_tx"
+    assert varied_setting(fake_run(tmp_path, ["system.n_users=3"])) == "n_users"
+    with pytest.raises(SettingsError, match="exactly one of system.n_tx"):
+        varied_setting(fake_run(tmp_path, ["system.alpha=0.3"]))
+    off_grid = fake_run(tmp_path, ["system.n_tx=4"], n_tx=4, n_users=3)
+    with pytest.raises(SettingsError, match="keeps the other sizes at Table II"):
+        write_figure("table1", [off_grid], tmp_path)
+
+
+def test_unfinished_and_missing_sweeps_are_named(tmp_path):
+    sweeps = tmp_path / "sweeps"
+    for stamp in ("2026-01-01_10-00-00-000000", "2026-01-02_10-00-00-000000"):
+        write_job(sweeps / "fig7" / "quick" / stamp, 0, fake_run(tmp_path, [], alpha=0.5))
+    newest = sweeps / "fig7" / "quick" / "2026-01-02_10-00-00-000000"
+    write_job(newest, 1, None)  # still running
+    assert latest_sweep(sweeps, "fig7", "quick") == newest
+    with pytest.raises(SettingsError, match=r"jobs \['1'\] .* have no metrics.json"):
+        load_sweep(newest)
+    assert [run.path.name for run in load_sweep(newest, allow_incomplete=True)] == ["0"]
+
+    with pytest.raises(SettingsError, match="python train.py -m experiment=fig8 preset=quick"):
+        make_figures(["fig8"], preset="quick", sweeps_dir=sweeps, out_dir=tmp_path / "out")
+    with pytest.raises(SettingsError, match="figures\\[\\] must be one of"):
+        make_figures(["fig12"], preset="quick", sweeps_dir=sweeps, out_dir=tmp_path / "out")
+    with pytest.raises(SettingsError, match="no sweep with preset 'full'"):
+        make_figures(None, preset="full", sweeps_dir=sweeps, out_dir=tmp_path / "out")
+    written = make_figures(
+        None, preset="quick", sweeps_dir=sweeps, out_dir=tmp_path / "out", allow_incomplete=True
+    )
+    assert list(written) == ["fig7"]
+
+
+def test_a_run_without_evaluation_is_refused_with_the_reason(tmp_path):
+    run = fake_run(tmp_path, [])
+    del run.metrics["evaluation"]
+    for name in sorted(set(FIGURES) - {"fig6"}):
+        with pytest.raises(SettingsError, match="no post-training evaluation"):
+            write_figure(name, [run], tmp_path)
