@@ -82,7 +82,8 @@ def evaluation_rows(runs: Iterable[Run], point: Callable[[Run], dict[str, Any]])
         run.scheme(learned)  # a clear error if the run was not evaluated
         for scheme, row in run.metrics["evaluation"].items():
             rows.append({**point(run), "scheme": scheme, **{m: row[m] for m in EVALUATION_METRICS}})
-    return sorted(rows, key=lambda r: tuple(v for k, v in r.items() if k != "scheme"))
+    axes = [key for key in rows[0] if key != "scheme" and key not in EVALUATION_METRICS]
+    return sorted(rows, key=lambda r: (*(r[key] for key in axes), r["scheme"]))
 
 
 def series(rows: Rows, x: str, y: str, **where: Any) -> tuple[list[Any], list[float]]:

@@ -124,7 +124,9 @@ def fake_run(path: Path, overrides: list[str], **system: float) -> Run:
         "n_train": 1000,
         "evaluation": {
             "isacnn": evaluation_row("isacnn", settings["alpha"]),
-            "optimum": evaluation_row("optimum", 10 + settings["alpha"]),
+            "optimum": evaluation_row(
+                "optimum", settings["alpha"] - 10
+            ),  # sorts by name, not value
         },
         "history": {"epoch": [0, 1], "train_loss": [-0.5, -0.6], "val_loss": [-0.4, -0.7]},
     }
