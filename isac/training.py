@@ -143,7 +143,9 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path 
                 f"resume={cfg.resume!r} must be a training run directory holding "
                 f"{CONFIG_FILE} and checkpoints/last.ckpt"
             )
-        return OmegaConf.load(saved), resume_dir, last
+        # settings the project gained after the run started take their defaults
+        defaults = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        return OmegaConf.merge(defaults, OmegaConf.load(saved)), resume_dir, last
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     resolved.resume = None
     return resolved, run_dir, None

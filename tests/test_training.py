@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import ROOT, run_script
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from isac import rates
 from isac.checks import SettingsError
@@ -163,6 +163,10 @@ def test_interrupted_run_resumes_to_the_same_metrics(tmp_path):
         train(config(*overrides), tmp_path / "crashed", extra_callbacks=[Interrupt(4)])
     assert (tmp_path / "crashed" / "checkpoints" / "last.ckpt").is_file()
     assert not (tmp_path / "crashed" / "metrics.json").exists()
+    # as if saved before the post-training evaluation existed: it resumes with the default
+    saved = OmegaConf.load(tmp_path / "crashed" / "config.yaml")
+    del saved["evaluation"]
+    OmegaConf.save(saved, tmp_path / "crashed" / "config.yaml")
     resumed = train(config(f"resume={tmp_path / 'crashed'}"), tmp_path / "ignored")
     assert not (tmp_path / "ignored").exists()
     assert resumed["history"]["lr"] == reference["history"]["lr"]
