@@ -15,10 +15,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from isac.evaluate_run import evaluate, format_table
-from isac.hydra_support import exit_on_settings_error, register_resolvers
+from isac import config
+from isac.experiments.evaluate_run import evaluate, format_table
+from isac.hydra_support import exit_on_settings_error
 
-register_resolvers()
+config.register()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

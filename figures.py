@@ -15,7 +15,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from isac.figures import make_figures
+from isac.experiments.figures import make_figures
 from isac.hydra_support import exit_on_settings_error
 
 

@@ -1,4 +1,4 @@
-"""Train ISACNN or FC-NN: ``python train.py [model=fcnn] [csi.beta=0.7] [system.alpha=0.3]``.
+"""Train a network: ``python train.py [model=fcnn] [csi.beta=0.7] [system.alpha=0.3]``.
 
 Resume an interrupted run with ``python train.py resume=<its run directory>``.
 See README.md and docs/training.md.
@@ -12,11 +12,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from isac import config
 from isac.checks import SettingsError
-from isac.hydra_support import exit_on_settings_error, is_interactive, register_resolvers
-from isac.training import train
+from isac.hydra_support import exit_on_settings_error, is_interactive, sweep_point
+from isac.learning.training import train
 
-register_resolvers()
+config.register()
+
+RESUME_SETTINGS = ("resume=", "resume_checkpoint=")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -25,12 +28,12 @@ def main(cfg: DictConfig) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
 
     def task() -> float:
-        others = [o for o in hydra_cfg.overrides.task if not o.startswith("resume=")]
+        others = [o for o in hydra_cfg.overrides.task if not o.startswith(RESUME_SETTINGS)]
         if cfg.resume and others:
             raise SettingsError(
                 f"resume continues a run with its saved config; drop the other overrides {others}"
             )
-        metrics = train(cfg, run_dir, interactive=is_interactive())
+        metrics = train(cfg, run_dir, interactive=is_interactive(), sweep_point=sweep_point())
         print(f"test WSNR {metrics['test']['wsnr']:.4f}  (run directory: {run_dir})")
         return metrics["val"]["wsnr"]
 

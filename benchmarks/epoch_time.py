@@ -1,6 +1,6 @@
 """Seconds per training epoch: Lightning against a plain PyTorch loop, in the same run.
 
-Both train the same network (ISACNN at Table II defaults unless overridden) on the same
+Both train the same network (ISACNN at the defaults of conf/ unless overridden) on the same
 data loader with the same loss (30) and optimiser; validation is left out of both, so
 the ratio is Lightning's per-epoch overhead. Run:
 
@@ -18,10 +18,13 @@ import time
 
 import lightning as L
 import torch
+from omegaconf import DictConfig
 
-from isac.data import ISACDataModule
-from isac.lit_module import ISACModule
-from isac.system import SystemConfig
+from isac.config import compose_config
+from isac.learning.data import ISACDataModule
+from isac.learning.lit_module import ISACModule
+from isac.learning.training import build_datamodule, build_module, system_from_config
+from isac.physics.system import SystemConfig
 
 
 class EpochTimer(L.Callback):
@@ -35,16 +38,16 @@ class EpochTimer(L.Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
+def seeded_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
+    """The run's LightningModule, initialised from ``cfg.seed`` as ``train.py`` does."""
+    L.seed_everything(cfg.seed, verbose=False)
+    return build_module(cfg, system)
+
+
 def lightning_epochs(
-    system: SystemConfig,
-    data: ISACDataModule,
-    model: str,
-    epochs: int,
-    seed: int,
-    deterministic: bool,
+    cfg: DictConfig, system: SystemConfig, data: ISACDataModule, epochs: int, deterministic: bool
 ) -> list[float]:
-    L.seed_everything(seed, verbose=False)
-    module = ISACModule(system.to_dict(), network=model)
+    module = seeded_module(cfg, system)
     timer = EpochTimer()
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -63,18 +66,12 @@ def lightning_epochs(
 
 
 def plain_epochs(
-    system: SystemConfig,
-    data: ISACDataModule,
-    model: str,
-    epochs: int,
-    seed: int,
-    deterministic: bool,
+    cfg: DictConfig, system: SystemConfig, data: ISACDataModule, epochs: int, deterministic: bool
 ) -> list[float]:
-    L.seed_everything(seed, verbose=False)
+    module = seeded_module(cfg, system)  # same network and initialisation
     torch.use_deterministic_algorithms(deterministic)  # as Trainer(deterministic=...) does
-    module = ISACModule(system.to_dict(), network=model)  # same network and initialisation
     network = module.network.train()
-    optimizer = torch.optim.Adam(network.parameters(), lr=module.hparams.learning_rate)
+    optimizer = torch.optim.Adam(network.parameters(), lr=module.optim.learning_rate)
     loader = data.train_dataloader()
     seconds = []
     for epoch in range(epochs):
@@ -103,15 +100,18 @@ def main() -> None:
         "(the training default, trainer.deterministic, uses them)",
     )
     args = parser.parse_args()
-    system = SystemConfig()
-    data = ISACDataModule(system, n_train=args.n_train, n_val=1, n_test=1)
+    cfg = compose_config(
+        overrides=[f"model={args.model}", f"data.n_train={args.n_train}", f"seed={args.seed}"]
+    )
+    system = system_from_config(cfg)
+    data = build_datamodule(cfg, system)
     data.problem_set("train")  # drawn once, outside both timings
     results = {}
     # interleaved three times so that drifts of the machine's speed hit both alike
     for _ in range(3):
         for name, run in (("plain", plain_epochs), ("lightning", lightning_epochs)):
             results.setdefault(name, []).extend(
-                run(system, data, args.model, args.epochs, args.seed, args.deterministic)[1:]
+                run(cfg, system, data, args.epochs, args.deterministic)[1:]
             )
     plain, lightning = (statistics.median(results[k]) for k in ("plain", "lightning"))
     print(

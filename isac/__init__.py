@@ -1,22 +1,15 @@
 """Deep-learning design of uplink integrated sensing and communication.
 
-The physics and maths of the paper live in plain-torch modules:
+Four subpackages, by domain (docs/model.md maps the paper's equations onto them):
 
-- :mod:`isac.system`       -- the system settings (Table II) and their validation
-- :mod:`isac.pathloss`     -- the path-loss model of Sec. V and the noise-normalised units
-- :mod:`isac.scenario`     -- seeded sampling of channels, imperfect CSI and R_T
-- :mod:`isac.waterfilling` -- exact water-filling, used by M_s, eq. (39)
-- :mod:`isac.rates`        -- sigma_h, the rates (14) and (26), M_s (39), M_c (40), WSNR (28)
-- :mod:`isac.problem`      -- per-sample precomputed terms that make (28) cheap to evaluate
-- :mod:`isac.recover`      -- the recover module, eqs. (31)-(32)
-- :mod:`isac.original_model` -- the untransformed model, eqs. (4)-(9a), as an independent check
+- :mod:`isac.physics`     -- the system model and the transformed problem (plain torch)
+- :mod:`isac.schemes`     -- every non-learned design, registered once; the global optimum
+- :mod:`isac.learning`    -- networks, data, the LightningModule, training runs
+- :mod:`isac.experiments` -- evaluation, run directories, sweeps and figures
 
-Learning: :mod:`isac.networks` (ISACNN, FC-NN, the Lambda layer), :mod:`isac.data`
-(the LightningDataModule), :mod:`isac.lit_module` (loss (30)), :mod:`isac.training`.
-
-Schemes and scoring: :mod:`isac.baselines`, :mod:`isac.zfbf`, :mod:`isac.traditional`,
-:mod:`isac.solvers` (multi-level water-filling, multiplier search), :mod:`isac.optimum`,
-:mod:`isac.evaluation`, :mod:`isac.evaluate_run`.
+Beside them: :mod:`isac.config` (every default, registered with Hydra),
+:mod:`isac.checks` (validation with messages that name the setting) and
+:mod:`isac.hydra_support` (what the entry points share).
 """
 
 __version__ = "0.1.0"

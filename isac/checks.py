@@ -7,9 +7,14 @@ value fails fast with a message a user can act on.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import fields
 from numbers import Integral, Real
+from typing import Any, TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -83,3 +88,17 @@ def one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SettingsError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return str(value)
+
+
+def settings_of(group: str, cls: type[T], values: Mapping[str, Any]) -> T:
+    """``cls(**values)`` for a settings dataclass, refusing keys it does not have.
+
+    Raises:
+        SettingsError: a key of ``values`` is not a field of ``cls``; the message names it
+            as ``<group>.<key>`` and lists the allowed ones.
+    """
+    allowed = [f.name for f in fields(cls)]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise SettingsError(f"{group}.{unknown[0]} is not a setting; {group} has {allowed}")
+    return cls(**values)

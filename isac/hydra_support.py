@@ -1,44 +1,47 @@
-"""What the Hydra entry points share: resolvers and the clean exit on bad settings."""
+"""What the Hydra entry points share: the sweep point of a job and the clean exit on bad
+settings. The configs' defaults and resolvers are registered by :mod:`isac.config`."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
-from omegaconf import OmegaConf
 
 from isac.checks import SettingsError
-from isac.training import CONFIG_FILE
-
-
-def register_resolvers() -> None:
-    """Register the resolvers the configs use.
-
-    - ``${isac_if_set:value,a,b}``: ``a`` when ``value`` is set (not null or empty), else ``b``.
-    - ``${isac_evaluation_dir:run,default}``: ``<run>/evaluation`` when ``run`` is a training
-      run directory, else ``default`` (so a mistyped run creates nothing there).
-    """
-    OmegaConf.register_new_resolver(
-        "isac_if_set", lambda value, yes, no: no if value in (None, "") else yes, replace=True
-    )
-    OmegaConf.register_new_resolver(
-        "isac_evaluation_dir",
-        lambda run, default: (
-            str(Path(run) / "evaluation")
-            if run not in (None, "") and (Path(run) / CONFIG_FILE).is_file()
-            else default
-        ),
-        replace=True,
-    )
 
 
 def is_interactive() -> bool:
     """A single run in a terminal (not a multirun sweep job, not piped)."""
     return HydraConfig.get().mode == RunMode.RUN and sys.stderr.isatty()
+
+
+def _flatten(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {
+            k: v for name, item in value.items() for k, v in _flatten(f"{key}.{name}", item).items()
+        }
+    return {key: value}
+
+
+def sweep_point() -> dict[str, Any]:
+    """The settings this job of a multirun set, ``{dotted key: value}``; {} for a single run.
+
+    Read from the job's overrides with Hydra's own parser, so ``system={n_tx:4}`` and
+    ``system.n_tx=4`` both give ``{"system.n_tx": 4}``; Hydra's own settings are left out.
+    """
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return {}
+    point: dict[str, Any] = {}
+    for override in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task)):
+        key = override.key_or_group
+        if not key.startswith("hydra"):
+            point.update(_flatten(key, override.value()))
+    return point
 
 
 def exit_on_settings_error(task: Callable[[], Any]) -> Any:

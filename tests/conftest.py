@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario
-from isac.system import SystemConfig
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
+from isac.schemes.registry import SchemeInputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,3 +46,9 @@ def instance(system: SystemConfig, n: int = 8, seed: int = 0, beta: float = 1.0)
     """A float64 scenario and its problem terms."""
     scenario = sample_scenario(system, n, seed=seed, beta=beta, split="test")
     return scenario, ProblemTerms.from_scenario(scenario, system)
+
+
+def scheme_inputs(system: SystemConfig, n: int = 8, seed: int = 0) -> SchemeInputs:
+    """What a scheme sees for a float64 scenario under perfect CSI (H_hat = H)."""
+    scenario, terms = instance(system, n=n, seed=seed)
+    return SchemeInputs(terms, scenario.H, scenario.p, system)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import instance, random_powers
+from conftest import instance, random_powers, scheme_inputs
 
-from isac import rates
-from isac.baselines import SIMPLE_BASELINES
 from isac.checks import SettingsError
-from isac.optimum import optimal_powers, sensing_weight
-from isac.solvers import distinct_levels, multilevel_water_filling
-from isac.system import SystemConfig
-from isac.traditional import traditional_powers
-from isac.zfbf import zero_forcing_beams, zfbf_design
+from isac.physics import rates
+from isac.physics.system import SystemConfig
+from isac.schemes.beams import zero_forcing_beams
+from isac.schemes.optimum import optimal_powers
+from isac.schemes.registry import SCHEMES, Scheme, register, select_schemes
+from isac.schemes.solvers import distinct_levels, multilevel_water_filling
+from isac.schemes.traditional import traditional_powers
 
 CASES = [  # (system settings, seed)
     ({"n_tx": 4, "n_rx": 4, "n_users": 2, "waveform_len": 6, "alpha": 0.5}, 0),
@@ -92,7 +92,7 @@ def test_optimum_matches_multistart_projected_gradient_ascent(settings, seed):
 def test_multilevel_water_filling_satisfies_kkt():
     system = SystemConfig(n_tx=6, n_rx=7, n_users=3, waveform_len=8, snr_s_db=15.0)
     _, terms = instance(system, n=16, seed=4)
-    weight = sensing_weight(terms, system)
+    weight = terms.sensing_weight(system)
     nu_max = weight * terms.sigma_h.sum(-1)
     for fraction in (0.0, 0.05, 0.3, 0.9):
         nu = fraction * nu_max
@@ -120,14 +120,13 @@ def test_multilevel_water_filling_satisfies_kkt():
 
 
 @pytest.mark.parametrize(("settings", "seed"), CASES)
-def test_every_baseline_is_feasible_and_never_beats_the_optimum(settings, seed):
+def test_every_registered_scheme_is_feasible_and_never_beats_the_optimum(settings, seed):
     system = SystemConfig(**settings)
-    scenario, terms = instance(system, n=8, seed=seed)
+    inputs = scheme_inputs(system, n=8, seed=seed)
+    terms = inputs.terms
     optimum = terms.wsnr(optimal_powers(terms, system), system)
-    designs = {name: scheme(terms, system) for name, scheme in SIMPLE_BASELINES.items()}
-    designs["traditional"] = traditional_powers(terms, scenario.H, scenario.p, system).sigma_s
-    designs["zfbf"] = zfbf_design(terms, scenario.H, scenario.p, system)[0]
-    for name, sigma_s in designs.items():
+    for name in select_schemes(None, system)[0]:
+        sigma_s = SCHEMES[name].design(inputs).sigma_s
         rates.check_power_budget(sigma_s, system.sensing_power)
         assert (terms.wsnr(sigma_s, system) <= optimum * (1 + 1e-9)).all(), name
 
@@ -138,7 +137,8 @@ def test_traditional_converges_and_reaches_at_least_average(settings, seed):
     scenario, terms = instance(system, n=8, seed=seed)
     result = traditional_powers(terms, scenario.H, scenario.p, system)
     assert result.converged.all()
-    average = terms.wsnr(SIMPLE_BASELINES["average"](terms, system), system)
+    inputs = scheme_inputs(system, n=8, seed=seed)
+    average = terms.wsnr(SCHEMES["average"].design(inputs).sigma_s, system)
     assert (terms.wsnr(result.sigma_s, system) >= average - 1e-12).all()
     assert (result.outer_iterations >= 1).all() and (result.inner_iterations >= 1).all()
 
@@ -157,14 +157,32 @@ def test_zero_forcing_beams_null_other_users_and_refuse_too_many_users():
 
 def test_simple_baselines_closed_forms():
     system = SystemConfig(n_tx=4, n_rx=3, n_users=2, waveform_len=5, alpha=0.4)
-    _, terms = instance(system, n=5)
-    average = SIMPLE_BASELINES["average"](terms, system)
+    inputs = scheme_inputs(system, n=5)
+    terms = inputs.terms
+    average = SCHEMES["average"].design(inputs).sigma_s
     torch.testing.assert_close(average, torch.full_like(average, system.sensing_power / 4))
-    zero = terms.wsnr(SIMPLE_BASELINES["zero_power"](terms, system), system)
+    zero = terms.wsnr(SCHEMES["zero_power"].design(inputs).sigma_s, system)
     torch.testing.assert_close(zero, torch.full_like(zero, 1 - system.alpha))
-    waterfilling = SIMPLE_BASELINES["waterfilling"](terms, system)
+    waterfilling = SCHEMES["waterfilling"].design(inputs).sigma_s
     # it attains M_s when no users are present: Rs with sigma_h = 1/noise equals M_s
     free = rates.sensing_rate(
         waterfilling, terms.sigma_t, torch.ones(5, 3, dtype=torch.float64), system.waveform_len
     )
     torch.testing.assert_close(free, terms.max_rate_s)
+
+
+def test_registry_selects_the_schemes_a_system_can_serve():
+    crowded = SystemConfig(n_tx=8, n_rx=4, n_users=6, waveform_len=10)
+    chosen, notes = select_schemes(None, crowded)
+    assert "zfbf" not in chosen and chosen == [n for n in SCHEMES if n != "zfbf"]
+    assert notes == [
+        "skipped scheme zfbf: zero-forcing needs system.n_users <= system.n_rx, got 6 > 4"
+    ]
+    assert select_schemes(None, SystemConfig())[0] == list(SCHEMES)
+    with pytest.raises(SettingsError, match=r"evaluation.schemes: scheme zfbf cannot run: zero"):
+        select_schemes(["average", "zfbf"], crowded, setting="evaluation.schemes")
+    with pytest.raises(SettingsError, match=r"schemes\[\] must be one of \['average', 'zfbf'"):
+        select_schemes(["genetic"], crowded)
+    with pytest.raises(ValueError, match="registered twice"):
+        register(SCHEMES["average"])
+    assert isinstance(SCHEMES["optimum"], Scheme) and SCHEMES["optimum"].beyond_paper

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from isac.data import ISACDataModule
-from isac.networks import input_features
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario
-from isac.system import SystemConfig
+from isac.config import DataConfig
+from isac.learning.data import ISACDataModule
+from isac.learning.features import input_features
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
 
 SYSTEM = SystemConfig(n_tx=3, n_rx=4, n_users=2, waveform_len=5)
 
@@ -19,7 +20,9 @@ def epoch_order(loader, epoch: int) -> list[torch.Tensor]:
 
 
 def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
-    data = ISACDataModule(SYSTEM, n_train=50, n_val=20, n_test=20, batch_size=16, seed=3)
+    data = ISACDataModule(
+        SYSTEM, DataConfig(n_train=50, n_val=20, n_test=20, batch_size=16, seed=3), beta=1.0
+    )
     loader = data.train_dataloader()
     first = epoch_order(loader, 0)
     assert [len(f) for f in first] == [16, 16, 16, 2]
@@ -30,7 +33,7 @@ def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
     assert not torch.equal(torch.cat(second), seen)
     again = epoch_order(
         ISACDataModule(
-            SYSTEM, n_train=50, n_val=20, n_test=20, batch_size=16, seed=3
+            SYSTEM, DataConfig(n_train=50, n_val=20, n_test=20, batch_size=16, seed=3), beta=1.0
         ).train_dataloader(),
         1,
     )
@@ -38,8 +41,10 @@ def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
 
 
 def test_validation_and_test_sets_are_fixed_by_the_seed_alone():
-    small = ISACDataModule(SYSTEM, n_train=10, n_val=20, n_test=20, seed=1)
-    large = ISACDataModule(SYSTEM, n_train=90, n_val=20, n_test=20, seed=1, batch_size=7)
+    small = ISACDataModule(SYSTEM, DataConfig(n_train=10, n_val=20, n_test=20, seed=1), beta=1.0)
+    large = ISACDataModule(
+        SYSTEM, DataConfig(n_train=90, n_val=20, n_test=20, seed=1, batch_size=7), beta=1.0
+    )
     for split in ("val", "test"):
         assert torch.equal(small.problem_set(split).features, large.problem_set(split).features)
     assert not torch.equal(small.problem_set("val").features, small.problem_set("test").features)
@@ -49,7 +54,9 @@ def test_validation_and_test_sets_are_fixed_by_the_seed_alone():
 
 def test_resampled_training_set_changes_every_epoch():
     data = ISACDataModule(
-        SYSTEM, n_train=12, n_val=4, n_test=4, batch_size=12, seed=0, resample_train=True
+        SYSTEM,
+        DataConfig(n_train=12, n_val=4, n_test=4, batch_size=12, seed=0, resample_train=True),
+        beta=1.0,
     )
     loader = data.train_dataloader()
     epoch0, epoch1 = epoch_order(loader, 0)[0], epoch_order(loader, 1)[0]
@@ -59,7 +66,7 @@ def test_resampled_training_set_changes_every_epoch():
 
 def test_network_sees_the_estimate_and_the_loss_uses_the_true_channel():
     beta = 0.4
-    data = ISACDataModule(SYSTEM, beta=beta, n_train=8, n_val=8, n_test=8, seed=2)
+    data = ISACDataModule(SYSTEM, DataConfig(n_train=8, n_val=8, n_test=8, seed=2), beta=beta)
     test_set = data.problem_set("test")
     scenario = sample_scenario(SYSTEM, 8, beta=beta, seed=2, split="test")
     estimated = input_features(scenario.H_est, scenario.p, scenario.sigma_t, 1.0).float()

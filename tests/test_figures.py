@@ -1,6 +1,6 @@
 """Figures: a quick sweep runs end to end (multirun, aggregation, PNG and CSV) with the
-joblib and the submitit launchers, and the aggregation transcribes metrics.json faithfully
-and refuses what it cannot plot."""
+joblib and the submitit launchers, every figure is made from a sweep of job directories,
+and the aggregation transcribes metrics.json faithfully and refuses what it cannot plot."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from conftest import ROOT, run_script
-from hydra import compose, initialize_config_dir
+from conftest import run_script
 
 from isac.checks import SettingsError
-from isac.figures import EVALUATION_METRICS, FIGURES, make_figures, varied_setting, write_figure
-from isac.hydra_support import register_resolvers
-from isac.sweeps import Run, latest_sweep, load_sweep
-from isac.system import SystemConfig
+from isac.experiments.figures import (
+    EVALUATION_METRICS,
+    FIGURES,
+    make_figures,
+    varied_setting,
+    write_figure,
+)
+from isac.experiments.sweeps import Run, latest_sweep, load_sweep
+from isac.physics.system import SystemConfig
 
 # a two-point sweep on small data: seconds per job
 SMALL = ["preset=quick", "data.n_train=200", "data.n_val=100", "data.n_test=100", "logger=none"]
@@ -34,6 +38,7 @@ def assert_png(path: Path) -> None:
     assert image.std() > 0.05  # not a blank canvas
 
 
+@pytest.mark.slow
 def test_quick_sweep_end_to_end_with_joblib(tmp_path):
     sweep = run_script(
         "train.py",
@@ -72,6 +77,7 @@ def test_quick_sweep_end_to_end_with_joblib(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_quick_sweep_with_the_submitit_local_executor(tmp_path):
     sweep = run_script(
         "train.py",
@@ -90,14 +96,24 @@ def test_quick_sweep_with_the_submitit_local_executor(tmp_path):
     assert plot.returncode == 0, plot.stderr
     rows = read_csv(tmp_path / "outputs" / "figures" / "quick" / "table1.csv")
     assert [(r["setting"], int(r["value"])) for r in rows] == [("n_rx", 8), ("n_users", 2)]
-    assert float(rows[0]["paper_ms_per_sample"]) == 0.1732  # the paper's Table I entry
-    assert all(float(r["ms_per_sample"]) > 0 for r in rows)
+    for job in sweep_dir.glob("[0-9]*"):
+        metrics = json.loads((job / "metrics.json").read_text())
+        point = metrics["sweep_point"]  # every setting the job's overrides set
+        assert point["preset"] == "quick" and point["data.n_train"] == 200
+        ((key, value),) = [(k, v) for k, v in point.items() if k.startswith("system.")]
+        (row,) = [r for r in rows if f"system.{r['setting']}" == key]
+        assert int(row["value"]) == value == metrics["system"][row["setting"]]
+        assert float(row["ms_per_sample"]) == metrics["evaluation"]["isacnn"]["ms_per_sample"] > 0
     assert_png(tmp_path / "outputs" / "figures" / "quick" / "table1.png")
 
 
 def test_the_slurm_launcher_config_composes():
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    from hydra import compose, initialize_config_dir
+
+    from isac.config import CONF_DIR, register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="config",
             overrides=["experiment=fig7", "hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
@@ -115,22 +131,23 @@ def evaluation_row(scheme: str, value: float) -> dict[str, float | str]:
     return {"scheme": scheme, **{key: value + i for i, key in enumerate(EVALUATION_METRICS)}}
 
 
-def fake_run(path: Path, overrides: list[str], **system: float) -> Run:
+def fake_run(path: Path, sweep_point: dict | None = None, beta: float = 1.0, **system) -> Run:
     settings = {**SystemConfig().to_dict(), **system}
     metrics = {
         "model": "isacnn",
+        "model_display": {"label": "Proposed DL scheme (ISACNN)", "style": {"color": "C3"}},
         "system": settings,
-        "beta": 1.0,
+        "beta": beta,
         "n_train": 1000,
+        "sweep_point": sweep_point or {},
         "evaluation": {
-            "isacnn": evaluation_row("isacnn", settings["alpha"]),
-            "optimum": evaluation_row(
-                "optimum", settings["alpha"] - 10
-            ),  # sorts by name, not value
+            "isacnn": evaluation_row("isacnn", settings["alpha"] + settings["n_rx"] + beta),
+            # a lower value than isacnn's: the rows must sort by name, not value
+            "optimum": evaluation_row("optimum", settings["alpha"] - 10),
         },
         "history": {"epoch": [0, 1], "train_loss": [-0.5, -0.6], "val_loss": [-0.4, -0.7]},
     }
-    return Run(path=path, overrides=tuple(overrides), metrics=metrics)
+    return Run(path=path, metrics=metrics)
 
 
 def write_job(sweep_dir: Path, number: int, run: Run | None) -> None:
@@ -141,8 +158,43 @@ def write_job(sweep_dir: Path, number: int, run: Run | None) -> None:
         (job / "metrics.json").write_text(json.dumps(run.metrics))
 
 
+# each figure's sweep axes (the settings its experiment varies), two values each
+SWEEP_AXES = {
+    "fig8": {"snr_s_db": (0.0, 10.0), "snr_c_db": (-10.0, 10.0)},
+    "fig10": {"alpha": (0.2, 0.7), "n_users": (3, 7)},
+    "fig11": {"n_rx": (4, 16), "beta": (0.3, 1.0)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_AXES))
+def test_figures_8_10_and_11_are_made_from_a_sweep(name, tmp_path):
+    (x_key, xs), (g_key, groups) = SWEEP_AXES[name].items()
+    sweep = tmp_path / "sweeps" / name / "quick" / "2026-01-01_10-00-00-000000"
+    points = [{x_key: x, g_key: g} for x in xs for g in groups]
+    for number, point in enumerate(points):
+        beta = point.pop("beta", 1.0)
+        write_job(sweep, number, fake_run(tmp_path, beta=beta, **point))
+    csv_path, png_path = make_figures(
+        [name], preset="quick", sweeps_dir=tmp_path / "sweeps", out_dir=tmp_path / "out"
+    )[name]
+    assert_png(png_path)
+    rows = read_csv(csv_path)
+    assert len(rows) == 2 * len(points)  # every point, the network and the optimum
+    for job in sweep.glob("[0-9]*"):
+        metrics = json.loads((job / "metrics.json").read_text())
+        where = {**metrics["system"], "beta": metrics["beta"]}
+        for scheme in ("isacnn", "optimum"):
+            (row,) = [
+                r
+                for r in rows
+                if r["scheme"] == scheme and all(float(r[k]) == where[k] for k in SWEEP_AXES[name])
+            ]
+            for key in EVALUATION_METRICS:
+                assert float(row[key]) == metrics["evaluation"][scheme][key]
+
+
 def test_rows_transcribe_every_run_and_scheme(tmp_path):
-    runs = [fake_run(tmp_path, [], alpha=a) for a in (0.7, 0.2)]
+    runs = [fake_run(tmp_path, alpha=a) for a in (0.7, 0.2)]
     csv_path, png_path = write_figure("fig7", runs, tmp_path / "out")
     rows = read_csv(csv_path)
     assert [(float(r["alpha"]), r["scheme"]) for r in rows] == [
@@ -160,12 +212,16 @@ def test_rows_transcribe_every_run_and_scheme(tmp_path):
     assert [(int(r["epoch"]), float(r["val_loss"])) for r in fig6] == [(1, -0.4), (2, -0.7)]
 
 
-def test_table1_reads_the_varied_setting_from_the_overrides(tmp_path):
-    assert varied_setting(fake_run(tmp_path, ["system={n_tx:4}", "preset=quick"])) == "n_tx"
-    assert varied_setting(fake_run(tmp_path, ["system.n_users=3"])) == "n_users"
-    with pytest.raises(SettingsError, match="exactly one of system.n_tx"):
-        varied_setting(fake_run(tmp_path, ["system.alpha=0.3"]))
-    off_grid = fake_run(tmp_path, ["system.n_tx=4"], n_tx=4, n_users=3)
+def test_table1_reads_the_varied_setting_from_the_sweep_point(tmp_path):
+    assert varied_setting(fake_run(tmp_path, {"system.n_tx": 4, "preset": "quick"})) == ("n_tx", 4)
+    assert varied_setting(fake_run(tmp_path, {"system.n_users": 3})) == ("n_users", 3)
+    with pytest.raises(SettingsError, match="vary exactly one of system.n_tx"):
+        varied_setting(fake_run(tmp_path, {"system.alpha": 0.3}))
+    older = fake_run(tmp_path)
+    del older.metrics["sweep_point"]
+    with pytest.raises(SettingsError, match="made before jobs recorded their sweep point"):
+        varied_setting(older)
+    off_grid = fake_run(tmp_path, {"system.n_tx": 4}, n_tx=4, n_users=3)
     with pytest.raises(SettingsError, match="keeps the other sizes at Table II"):
         write_figure("table1", [off_grid], tmp_path)
 
@@ -173,10 +229,14 @@ def test_table1_reads_the_varied_setting_from_the_overrides(tmp_path):
 def test_unfinished_and_missing_sweeps_are_named(tmp_path):
     sweeps = tmp_path / "sweeps"
     for stamp in ("2026-01-01_10-00-00-000000", "2026-01-02_10-00-00-000000"):
-        write_job(sweeps / "fig7" / "quick" / stamp, 0, fake_run(tmp_path, [], alpha=0.5))
+        write_job(sweeps / "fig7" / "quick" / stamp, 0, fake_run(tmp_path, alpha=0.5))
     newest = sweeps / "fig7" / "quick" / "2026-01-02_10-00-00-000000"
     write_job(newest, 1, None)  # still running
     assert latest_sweep(sweeps, "fig7", "quick") == newest
+    (newest / "1" / "metrics.json").write_text('{"model": "isacnn", ')  # cut short
+    with pytest.raises(SettingsError, match=r"1/metrics.json is not valid JSON .*rerun that job"):
+        load_sweep(newest)
+    (newest / "1" / "metrics.json").unlink()
     with pytest.raises(SettingsError, match=r"jobs \['1'\] .* have no metrics.json"):
         load_sweep(newest)
     assert [run.path.name for run in load_sweep(newest, allow_incomplete=True)] == ["0"]
@@ -194,7 +254,7 @@ def test_unfinished_and_missing_sweeps_are_named(tmp_path):
 
 
 def test_a_run_without_evaluation_is_refused_with_the_reason(tmp_path):
-    run = fake_run(tmp_path, [])
+    run = fake_run(tmp_path)
     del run.metrics["evaluation"]
     for name in sorted(set(FIGURES) - {"fig6"}):
         with pytest.raises(SettingsError, match="no post-training evaluation"):

@@ -9,11 +9,11 @@ import pytest
 import torch
 from conftest import instance, random_powers
 
-from isac import rates
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario
-from isac.system import SystemConfig
-from isac.waterfilling import water_filling
+from isac.physics import rates
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
+from isac.physics.waterfilling import water_filling
 
 
 def water_filling_by_active_sets(gains: np.ndarray, budget: float) -> float:

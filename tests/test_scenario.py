@@ -1,14 +1,15 @@
-"""Scenario sampling: reproducibility, distributions, R_T structure and the units of design.md 6."""
+"""Scenario sampling: reproducibility, distributions, R_T structure and the units
+(docs/model.md, item 6)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from isac import pathloss, rates
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario
-from isac.system import SystemConfig
+from isac.physics import pathloss, rates
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
 
 SYSTEM = SystemConfig(n_tx=6, n_rx=5, n_users=3, waveform_len=8)
 PINNED_H = 1.601476144667794 - 0.05127839521741457j  # sample_scenario(SYSTEM, 2).H[0, 0, 0]
@@ -75,7 +76,7 @@ def test_dtype_cast():
 
 def test_physical_units_give_the_same_rates_as_noise_normalised_units():
     """Users at random distances beyond d_0 with equal-SNR power control, targets at d_0,
-    noise -100 dBm: the rates equal those of the noise-normalised model (design.md 6)."""
+    noise -100 dBm: the rates equal those of the noise-normalised model (docs/model.md, item 6)."""
     system = SystemConfig(n_tx=4, n_rx=6, n_users=3, waveform_len=7, snr_s_db=10.0, snr_c_db=5.0)
     scenario = sample_scenario(system, 5, seed=9)
     generator = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""The transformation of Sec. III is exact (design.md item 5).
+"""The transformation of Sec. III is exact (docs/model.md, item 5).
 
 The original model (eqs. (4)-(9a), built from Kronecker products and log-dets) is
 evaluated on the recovered (S, w_k) of eqs. (31)-(32) and compared with the
@@ -12,9 +12,9 @@ import pytest
 import torch
 from conftest import instance, random_powers
 
-from isac import original_model, rates, recover
-from isac.scenario import haar_unitary
-from isac.system import SystemConfig
+from isac.physics import original_model, rates, recover
+from isac.physics.scenario import haar_unitary
+from isac.physics.system import SystemConfig
 
 SIZES = [  # (n_tx, n_rx, n_users, L)
     (4, 4, 1, 5),

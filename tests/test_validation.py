@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario
-from isac.system import SystemConfig
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
 
 
 @pytest.mark.parametrize(

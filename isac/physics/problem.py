@@ -12,9 +12,10 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from isac import checks, rates
-from isac.scenario import Scenario
-from isac.system import SystemConfig
+from isac import checks
+from isac.physics import rates
+from isac.physics.scenario import Scenario
+from isac.physics.system import SystemConfig
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,14 @@ class ProblemTerms:
             "sum_rate_c": system.n_users * rate_c,
             "power": sigma_s.sum(dim=-1),
         }
+
+    def sensing_weight(self, system: SystemConfig) -> torch.Tensor:
+        """real [n]: w with alpha Rs/M_s = w sum_ij ln(1 + ...), i.e. alpha / (M_s L ln 2).
+
+        The weight of the sensing term of (28) in natural-log units, as the solvers of
+        :mod:`isac.schemes.solvers` take it.
+        """
+        return system.alpha / (self.max_rate_s * system.waveform_len * rates.LN2)
 
     def wsnr(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
         """real [n]: the objective (28) for ``sigma_s`` [n, n_tx]."""

@@ -3,35 +3,32 @@
 A sweep of ``python train.py -m experiment=<name> preset=<preset>`` lives in
 
     outputs/sweeps/<name>/<preset>/<date_time>/<job number>/
-        .hydra/overrides.yaml   the job's overrides (what the sweep varied)
-        metrics.json            written by the job when it finished (isac.training)
+        .hydra/overrides.yaml   Hydra's record of the job (marks a job directory)
+        metrics.json            written by the job when it finished, with the settings
+                                the sweep varied under "sweep_point" (isac.learning.training)
 
-Figures are made from these files only (design.md), never from logs.
+Figures are made from these files only, never from logs.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from isac import checks
-from isac.training import METRICS_FILE
+from isac.experiments.runs import METRICS_FILE, read_metrics
 
 
 @dataclass(frozen=True)
 class Run:
-    """One finished job: its directory, its Hydra overrides and its ``metrics.json``."""
+    """One finished job: its directory and its ``metrics.json``."""
 
     path: Path
-    overrides: tuple[str, ...]
     metrics: dict[str, Any]
 
     def system(self, name: str) -> float:
-        """A :class:`~isac.system.SystemConfig` setting of the run, e.g. ``"n_users"``."""
+        """A :class:`~isac.physics.system.SystemConfig` setting of the run, e.g. ``"n_users"``."""
         return self.metrics["system"][name]
 
     def scheme(self, name: str) -> dict[str, float]:
@@ -83,11 +80,7 @@ def load_sweep(sweep_dir: Path, *, allow_incomplete: bool = False) -> list[Run]:
             "failed); rerun them, or pass allow_incomplete=true to plot the others"
         )
     return [
-        Run(
-            path=p,
-            overrides=tuple(OmegaConf.load(p / ".hydra" / "overrides.yaml")),
-            metrics=json.loads((p / METRICS_FILE).read_text()),
-        )
+        Run(path=p, metrics=read_metrics(p / METRICS_FILE))
         for p in jobs
         if p.name not in unfinished
     ]

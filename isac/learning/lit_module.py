@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from torch import nn
 
 from isac import checks
-from isac.data import Batch
-from isac.networks import NETWORKS, build_network
-from isac.problem import ProblemTerms
-from isac.system import SystemConfig
+from isac.config import OptimConfig
+from isac.learning.data import Batch
+from isac.physics.problem import ProblemTerms
+from isac.physics.system import SystemConfig
 
 
 def batch_metrics(
@@ -28,19 +31,46 @@ def batch_metrics(
     return means
 
 
+def build_network(model: dict[str, Any], system: SystemConfig) -> nn.Module:
+    """The network of a model config: ``model["network"]["_target_"]`` built with ``system``.
+
+    Raises:
+        checks.SettingsError: no ``network._target_``, or it does not build an ``nn.Module``.
+    """
+    spec = model.get("network") if isinstance(model, dict) else None
+    if not isinstance(spec, dict) or not spec.get("_target_"):
+        raise checks.SettingsError(
+            "model.network._target_ must name a network class, e.g. "
+            "isac.learning.networks.ISACNN (see conf/model/)"
+        )
+    try:
+        # a partial, called here: Hydra would turn the SystemConfig argument into a DictConfig
+        network = instantiate(OmegaConf.create(spec), _partial_=True)(system)
+    except (InstantiationException, TypeError, ValueError) as error:
+        cause = error.__cause__ or error
+        raise checks.SettingsError(
+            f"model.network: cannot build {spec['_target_']!r} as Network(system, **options): "
+            f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
+        ) from None
+    if not isinstance(network, nn.Module):
+        raise checks.SettingsError(
+            f"model.network._target_ must build a torch.nn.Module, {spec['_target_']!r} "
+            f"built a {type(network).__name__}"
+        )
+    return network
+
+
 class ISACModule(L.LightningModule):
     """A network that predicts sigma_s, trained unsupervised with loss (30) = -mean WSNR.
 
     Hyperparameters are plain Python values, so checkpoints load with
-    ``torch.load(..., weights_only=True)`` (see :func:`load_checkpoint`).
+    ``torch.load(..., weights_only=True)`` (see :func:`isac.learning.checkpoints.load_checkpoint`).
 
     Args:
         system: :class:`SystemConfig` fields as a dict.
-        network: "isacnn" or "fcnn".
-        learning_rate: Adam's initial learning rate.
-        lr_factor: ReduceLROnPlateau factor, in (0, 1).
-        lr_patience: ReduceLROnPlateau patience in epochs, on the validation loss.
-        lr_threshold: smallest decrease of the validation loss that counts as progress,
+        model: the model config (``conf/model/<name>.yaml``): ``name``, ``label``, ``style``
+            and ``network`` (``_target_`` and options), as plain values.
+        optim: :class:`~isac.config.OptimConfig` fields as a dict. Its ``lr_threshold`` is
             absolute (as Keras' min_delta): torch's default relative threshold misjudges a
             negative loss such as (30), where it counts a slightly worse loss as better.
         run_config: the run's whole resolved config, kept for provenance.
@@ -49,22 +79,22 @@ class ISACModule(L.LightningModule):
     def __init__(
         self,
         system: dict[str, Any],
-        network: str = "isacnn",
-        learning_rate: float = 1e-3,
-        lr_factor: float = 0.33,
-        lr_patience: int = 10,
-        lr_threshold: float = 1e-4,
+        model: dict[str, Any],
+        optim: dict[str, Any],
         run_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.system = SystemConfig(**system)
-        checks.one_of("model.name", network, NETWORKS)
-        checks.positive_real("model.learning_rate", learning_rate)
-        checks.positive_float_in("model.lr_factor", lr_factor, 0.0, 1.0)
-        checks.non_negative_int("model.lr_patience", lr_patience)
-        checks.finite_real("model.lr_threshold", lr_threshold)
-        self.network = build_network(network, self.system)
+        self.system = checks.settings_of("system", SystemConfig, system)
+        self.optim = checks.settings_of("optim", OptimConfig, optim)
+        checks.positive_real("optim.learning_rate", self.optim.learning_rate)
+        checks.positive_float_in("optim.lr_factor", self.optim.lr_factor, 0.0, 1.0)
+        checks.non_negative_int("optim.lr_patience", self.optim.lr_patience)
+        checks.finite_real("optim.lr_threshold", self.optim.lr_threshold)
+        self.name = str(model.get("name", ""))
+        if not self.name:
+            raise checks.SettingsError("model.name must be set (its key in tables and figures)")
+        self.network = build_network(model, self.system)
         self.history: list[dict[str, float]] = []  # one entry per trained epoch
         self._plateau_state: dict[str, Any] | None = None
 
@@ -133,54 +163,15 @@ class ISACModule(L.LightningModule):
         self._log_metrics(batch, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.optim.learning_rate)
         self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
             mode="min",
-            factor=self.hparams.lr_factor,
-            patience=self.hparams.lr_patience,
-            threshold=self.hparams.lr_threshold,
+            factor=self.optim.lr_factor,
+            patience=self.optim.lr_patience,
+            threshold=self.optim.lr_threshold,
             threshold_mode="abs",
         )
         if self._plateau_state is not None:
             self.plateau.load_state_dict(self._plateau_state)
         return optimizer
-
-
-SIZE_SETTINGS = ("n_tx", "n_rx", "n_users")
-"""System settings that fix the network's input and output sizes."""
-
-
-def load_checkpoint(
-    path: str | Path,
-    expected: SystemConfig | None = None,
-    matching: tuple[str, ...] = SIZE_SETTINGS,
-) -> ISACModule:
-    """Load a trained module with torch's safe ``weights_only=True`` loading, in eval mode.
-
-    Args:
-        path: a checkpoint written by training.
-        expected: if given, the system the caller will use; a checkpoint whose
-            ``matching`` settings differ from it is refused.
-        matching: the :class:`SystemConfig` fields that must agree (by default the
-            antenna and user counts, on which the network's sizes depend).
-
-    Raises:
-        checks.SettingsError: the file is missing, or trained for another system.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise checks.SettingsError(f"checkpoint {str(path)!r} does not exist")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    module = ISACModule(**checkpoint["hyper_parameters"])
-    if expected is not None:
-        for name in matching:
-            trained, wanted = getattr(module.system, name), getattr(expected, name)
-            if trained != wanted:
-                raise checks.SettingsError(
-                    f"checkpoint {str(path)!r} was trained for system.{name}={trained}, "
-                    f"but system.{name}={wanted} was requested; use a checkpoint trained "
-                    f"for {name}={wanted} or set system.{name}={trained}"
-                )
-    module.load_state_dict(checkpoint["state_dict"])
-    return module.eval()

@@ -2,7 +2,7 @@
 
 All functions are batched over leading dimensions and differentiable in ``sigma_s``.
 Shapes use ``...`` for batch dimensions. Powers are linear, in the units of
-:mod:`isac.pathloss`.
+:mod:`isac.physics.pathloss`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from isac.waterfilling import water_filling
+from isac.physics.waterfilling import water_filling
 
 LN2 = math.log(2.0)
 

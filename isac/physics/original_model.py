@@ -2,8 +2,8 @@
 
 Nothing here uses the transformation of Sec. III: the sensing rate is the log-det of
 the full L N_r x L N_r covariance of eq. (4), the SINR is eq. (7) with the trace of
-S R_T S^H (design.md erratum 3). It is the independent reference against which
-the transformed problem (28) is checked (design.md item 5), and how any scheme's
+S R_T S^H (docs/model.md, item 3). It is the independent reference against which
+the transformed problem (28) is checked (docs/model.md, item 5), and how any scheme's
 (S, w_k) -- including beams designed from imperfect CSI -- is scored on the true
 channel.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from isac import rates
+from isac.physics import rates
 
 
 def batched_kron(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -2,50 +2,32 @@
 
 Each ``FIGURES[name]`` turns the runs of ``python train.py -m experiment=<name>`` into
 long-format rows (one per sweep point and scheme) and a matplotlib figure whose curves
-carry the paper's names. The project's additions (global optimum, water-filling, the
+carry the paper's names. Schemes take their label and style from the scheme registry
+(:mod:`isac.schemes.registry`), a learned network from its model config, recorded in
+each run's ``metrics.json``. The project's additions (global optimum, water-filling, the
 rate with the beams the BS forms from H_hat) are drawn thin or dashed and say so.
+
+Figures are built with matplotlib's object-oriented API (no pyplot, no global backend),
+so importing this module changes nothing for the caller.
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from isac import checks  # noqa: E402
-from isac.sweeps import Run, latest_sweep, load_sweep  # noqa: E402
-from isac.system import SystemConfig  # noqa: E402
+from isac import checks
+from isac.experiments.sweeps import Run, latest_sweep, load_sweep
+from isac.physics.system import SIZE_SETTINGS, SystemConfig
+from isac.schemes.registry import SCHEMES
 
 Rows = list[dict[str, Any]]
 
-SCHEME_LABELS = {
-    "isacnn": "Proposed DL scheme (ISACNN)",
-    "fcnn": "FC-NN",
-    "traditional": "Traditional scheme (AO-SCA)",
-    "average": "Average scheme",
-    "zfbf": "ZFBF scheme",
-    "waterfilling": "Water-filling (beyond the paper)",
-    "zero_power": "Zero sensing power",
-    "optimum": "Global optimum (beyond the paper)",
-}
-SCHEME_STYLES = {
-    "isacnn": dict(color="C3", marker="o"),
-    "fcnn": dict(color="C4", marker="v"),
-    "traditional": dict(color="C0", marker="s"),
-    "average": dict(color="C2", marker="^"),
-    "zfbf": dict(color="C1", marker="D"),
-    "waterfilling": dict(color="C5", marker="x", linestyle="--", linewidth=1),
-    "zero_power": dict(color="C7", marker="+", linestyle="--", linewidth=1),
-    "optimum": dict(color="k", linestyle=":", linewidth=1.5),
-}
 EVALUATION_METRICS = (
     "wsnr",
     "rate_s",
@@ -74,6 +56,24 @@ AXIS_LABELS = {
 }
 
 
+def display(run: Run, scheme: str) -> tuple[str, dict[str, Any]]:
+    """(legend label, line style) of ``scheme`` in ``run``: the network's from its model
+    config, any other scheme's from the registry."""
+    if scheme == run.metrics["model"]:
+        shown = run.metrics.get("model_display", {})
+        return shown.get("label", scheme), dict(shown.get("style", {}))
+    return SCHEMES[scheme].label, dict(SCHEMES[scheme].style)
+
+
+def scheme_order(runs: list[Run], schemes: Iterable[str]) -> list[str]:
+    """``schemes`` in legend order: learned networks first, then the registry's order."""
+    learned = {run.metrics["model"] for run in runs}
+    order = list(SCHEMES)
+    return sorted(
+        set(schemes), key=lambda s: (s not in learned, order.index(s) if s in order else 0, s)
+    )
+
+
 def evaluation_rows(runs: Iterable[Run], point: Callable[[Run], dict[str, Any]]) -> Rows:
     """One row per run and evaluated scheme: the sweep point, the scheme and its metrics."""
     rows = []
@@ -94,21 +94,51 @@ def series(rows: Rows, x: str, y: str, **where: Any) -> tuple[list[Any], list[fl
     return [p[0] for p in picked], [p[1] for p in picked]
 
 
-def _panels(n: int, title: str, width: float = 5.0) -> tuple[Figure, list[Any]]:
-    fig, axes = plt.subplots(1, n, figsize=(width * n, 4.4), squeeze=False)
+def _panels(n: int, title: str, width: float = 5.0, rows: int = 1) -> tuple[Figure, list[Axes]]:
+    # constrained layout keeps titles, labels and legends below the panels apart
+    fig = Figure(figsize=(width * n, 4.6 * rows), layout="constrained")
     fig.suptitle(title)
-    for ax in axes[0]:
+    axes = fig.subplots(rows, n, squeeze=False)
+    for ax in axes.flat:
         ax.grid(True, alpha=0.3)
-    return fig, list(axes[0])
+    return fig, list(axes.flat)
 
 
-def _legend_below(ax: Any, ncol: int = 1) -> None:
+def _legend_below(ax: Axes, ncol: int = 1) -> None:
     # below the panel, so that no curve is ever hidden behind it
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=ncol, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize=8)
 
 
 def _learned(runs: list[Run]) -> str:
     return runs[0].metrics["model"]
+
+
+def plot_groups(
+    ax: Axes,
+    rows: Rows,
+    x: str,
+    y: str,
+    group: tuple[str, ...],
+    label: Callable[..., str],
+    *,
+    scheme: str | None,
+    optimum: bool = True,
+    style: dict[str, Any] | None = None,
+) -> None:
+    """One line of ``y`` against ``x`` for ``scheme`` per value of the ``group`` keys.
+
+    The i-th group is drawn in colour i with ``style``, labelled ``label(*group values)``;
+    with ``optimum``, the global optimum of the same group is drawn dotted in its colour.
+    ``scheme=None`` takes every row (rows without a ``scheme`` column).
+    """
+    for i, values in enumerate(sorted({tuple(r[key] for key in group) for r in rows})):
+        where = dict(zip(group, values, strict=True))
+        line = {"color": f"C{i}", "marker": "o", **(style or {})}
+        chosen = where if scheme is None else {**where, "scheme": scheme}
+        ax.plot(*series(rows, x, y, **chosen), label=label(*values), **line)
+        if optimum:
+            xs, ys = series(rows, x, y, scheme="optimum", **where)
+            ax.plot(xs, ys, color=line["color"], linestyle=":", linewidth=1)
 
 
 def fig6(runs: list[Run]) -> tuple[Rows, Figure]:
@@ -130,54 +160,52 @@ def fig6(runs: list[Run]) -> tuple[Rows, Figure]:
         )
     ]
     rows.sort(key=lambda r: (r["network"], r["n_train"], r["epoch"]))
-    networks = sorted({r["network"] for r in rows}, key=list(SCHEME_LABELS).index)
-    fig, grid = plt.subplots(2, len(networks), figsize=(5.5 * len(networks), 7), squeeze=False)
+    # in the sweep's job order, which follows the experiment's list of models
+    labels = {run.metrics["model"]: display(run, run.metrics["model"])[0] for run in runs}
+    networks = list(labels)
+    fig = Figure(figsize=(5.5 * len(networks), 7.5), layout="constrained")
     fig.suptitle("Fig. 6: training and validation loss (−WSNR) against epoch")
+    grid = fig.subplots(2, len(networks), squeeze=False)
     for col, network in enumerate(networks):
-        for n_train in sorted({r["n_train"] for r in rows if r["network"] == network}):
-            for row, key in enumerate(("train_loss", "val_loss")):
-                epochs, losses = series(rows, "epoch", key, network=network, n_train=n_train)
-                grid[row][col].plot(epochs, losses, label=f"Train_num = {n_train}")
-        for row, name in enumerate(("Train_loss", "Val_loss")):
+        for row, (key, name) in enumerate((("train_loss", "Train_loss"), ("val_loss", "Val_loss"))):
             ax = grid[row][col]
-            ax.set_title(f"{SCHEME_LABELS[network]}: {name}")
-            ax.set_xlabel("Epoch")
-            ax.set_ylabel(f"{name} (−WSNR)")
+            plot_groups(
+                ax,
+                [r for r in rows if r["network"] == network],
+                "epoch",
+                key,
+                ("n_train",),
+                lambda n_train: f"Train_num = {n_train}",
+                scheme=None,
+                optimum=False,
+                style={"marker": None},
+            )
+            ax.set(title=f"{labels[network]}: {name}", xlabel="Epoch", ylabel=f"{name} (−WSNR)")
             ax.grid(True, alpha=0.3)
             ax.legend()
-    fig.tight_layout()
     return rows, fig
 
 
 def fig7(runs: list[Run]) -> tuple[Rows, Figure]:
     """WSNR against alpha for every scheme, and each scheme's share of the optimum."""
     rows = evaluation_rows(runs, lambda run: {"alpha": run.system("alpha")})
-    schemes = sorted({r["scheme"] for r in rows}, key=list(SCHEME_LABELS).index)
     fig, (ax_wsnr, ax_gap) = _panels(2, "Fig. 7: performance of the schemes against the weight")
-    for scheme in schemes:
-        alphas, wsnr = series(rows, "alpha", "wsnr", scheme=scheme)
-        ax_wsnr.plot(alphas, wsnr, label=SCHEME_LABELS[scheme], **SCHEME_STYLES[scheme])
+    for scheme in scheme_order(runs, (r["scheme"] for r in rows)):
+        label, style = display(runs[0], scheme)
+        ax_wsnr.plot(*series(rows, "alpha", "wsnr", scheme=scheme), label=label, **style)
         if scheme != "optimum":
-            alphas, pct = series(rows, "alpha", "pct_of_optimum", scheme=scheme)
-            ax_gap.plot(alphas, pct, label=SCHEME_LABELS[scheme], **SCHEME_STYLES[scheme])
+            ax_gap.plot(
+                *series(rows, "alpha", "pct_of_optimum", scheme=scheme), label=label, **style
+            )
     ax_wsnr.set(xlabel=AXIS_LABELS["alpha"], ylabel="WSNR", title="(a) WSNR, eq. (28)")
     ax_gap.set(
         xlabel=AXIS_LABELS["alpha"],
-        ylabel="Mean WSNR, % of the global optimum's",
+        ylabel="% of the optimum's mean WSNR",
         title="(b) distance to the optimum (beyond the paper)",
     )
     _legend_below(ax_wsnr)
     _legend_below(ax_gap)
-    fig.tight_layout()
     return rows, fig
-
-
-def _with_optimum(ax: Any, rows: Rows, x: str, y: str, label: str, style: dict, **where: Any):
-    xs, ys = series(rows, x, y, **where)
-    ax.plot(xs, ys, label=label, **style)
-    xs, ys = series(rows, x, y, **{**where, "scheme": "optimum"})
-    if xs:
-        ax.plot(xs, ys, color=style.get("color"), linestyle=":", linewidth=1)
 
 
 def fig8(runs: list[Run]) -> tuple[Rows, Figure]:
@@ -188,33 +216,31 @@ def fig8(runs: list[Run]) -> tuple[Rows, Figure]:
     )
     learned = _learned(runs)
     fig, (ax_s, ax_c) = _panels(
-        2, f"Fig. 8: {SCHEME_LABELS[learned]} against the sensing SNR\n{OPTIMUM_NOTE}"
+        2, f"Fig. 8: {display(runs[0], learned)[0]} against the sensing SNR\n{OPTIMUM_NOTE}"
     )
-    for i, snr_c in enumerate(sorted({r["snr_c_db"] for r in rows})):
-        style = dict(color=f"C{i}", marker="o")
-        for ax, key, name in ((ax_s, "rate_s", "SR"), (ax_c, "rate_c", "CR")):
-            label = f"{name}, SNR$_c$ = {snr_c:g} dB"
-            _with_optimum(ax, rows, "snr_s_db", key, label, style, scheme=learned, snr_c_db=snr_c)
-    ax_s.set(xlabel=AXIS_LABELS["snr_s_db"], ylabel=f"Sensing rate ({RATE_UNIT})")
-    ax_c.set(xlabel=AXIS_LABELS["snr_s_db"], ylabel=f"Communication rate per CU ({RATE_UNIT})")
-    ax_s.set_title("(a) sensing rate, eq. (14)")
-    ax_c.set_title("(b) communication rate, eq. (26)")
-    for ax in (ax_s, ax_c):
+    for ax, key, name, title in (
+        (ax_s, "rate_s", "SR", "(a) sensing rate, eq. (14)"),
+        (ax_c, "rate_c", "CR", "(b) communication rate, eq. (26)"),
+    ):
+        plot_groups(
+            ax,
+            rows,
+            "snr_s_db",
+            key,
+            ("snr_c_db",),
+            lambda snr_c, name=name: f"{name}, SNR$_c$ = {snr_c:g} dB",
+            scheme=learned,
+        )
+        ax.set(xlabel=AXIS_LABELS["snr_s_db"], title=title)
         _legend_below(ax)
-    fig.tight_layout()
+    ax_s.set_ylabel(f"Sensing rate ({RATE_UNIT})")
+    ax_c.set_ylabel(f"Communication rate per CU ({RATE_UNIT})")
     return rows, fig
 
 
 def fig9(runs: list[Run]) -> tuple[Rows, Figure]:
     """SR, CR and the sum CR against the number of users for each antenna count."""
-    rows = evaluation_rows(
-        runs,
-        lambda run: {
-            "n_tx": run.system("n_tx"),
-            "n_rx": run.system("n_rx"),
-            "n_users": run.system("n_users"),
-        },
-    )
+    rows = evaluation_rows(runs, lambda run: {n: run.system(n) for n in SIZE_SETTINGS})
     learned = _learned(runs)
     panels = (
         ("rate_s", "SR", f"Sensing rate ({RATE_UNIT})"),
@@ -222,20 +248,20 @@ def fig9(runs: list[Run]) -> tuple[Rows, Figure]:
         ("sum_rate_c", "SCR", f"Sum communication rate ({RATE_UNIT})"),
     )
     fig, axes = _panels(
-        3, f"Fig. 9: {SCHEME_LABELS[learned]} against the number of CUs\n{OPTIMUM_NOTE}", 4.6
+        3, f"Fig. 9: {display(runs[0], learned)[0]} against the number of CUs\n{OPTIMUM_NOTE}", 5.2
     )
-    antennas = sorted({(r["n_tx"], r["n_rx"]) for r in rows})
-    for i, (n_tx, n_rx) in enumerate(antennas):
-        style = dict(color=f"C{i}", marker="o")
-        for ax, (key, name, _) in zip(axes, panels, strict=True):
-            label = f"{name}, $N_t$ = {n_tx}, $N_r$ = {n_rx}"
-            _with_optimum(
-                ax, rows, "n_users", key, label, style, scheme=learned, n_tx=n_tx, n_rx=n_rx
-            )
-    for i, (ax, (_, name, ylabel)) in enumerate(zip(axes, panels, strict=True)):
+    for i, (ax, (key, name, ylabel)) in enumerate(zip(axes, panels, strict=True)):
+        plot_groups(
+            ax,
+            rows,
+            "n_users",
+            key,
+            ("n_tx", "n_rx"),
+            lambda n_tx, n_rx, name=name: f"{name}, $N_t$ = {n_tx}, $N_r$ = {n_rx}",
+            scheme=learned,
+        )
         ax.set(xlabel=AXIS_LABELS["n_users"], ylabel=ylabel, title=f"({chr(97 + i)}) {name}")
         _legend_below(ax)
-    fig.tight_layout()
     return rows, fig
 
 
@@ -246,25 +272,24 @@ def fig10(runs: list[Run]) -> tuple[Rows, Figure]:
     )
     learned = _learned(runs)
     fig, (ax_w, ax_r) = _panels(
-        2, f"Fig. 10: {SCHEME_LABELS[learned]} against the weight\n{OPTIMUM_NOTE} in (a)"
+        2, f"Fig. 10: {display(runs[0], learned)[0]} against the weight\n{OPTIMUM_NOTE} in (a)"
     )
-    for i, k in enumerate(sorted({r["n_users"] for r in rows})):
-        color = f"C{i}"
-        _with_optimum(
-            ax_w,
+    plot_groups(ax_w, rows, "alpha", "wsnr", ("n_users",), lambda k: f"K = {k}", scheme=learned)
+    for key, name, line in (
+        ("rate_s", "SR", {}),
+        ("rate_c", "CR", {"marker": "s", "linestyle": "--"}),
+    ):
+        plot_groups(
+            ax_r,
             rows,
             "alpha",
-            "wsnr",
-            f"K = {k}",
-            dict(color=color, marker="o"),
+            key,
+            ("n_users",),
+            lambda k, name=name: f"{name}, K = {k}",
             scheme=learned,
-            n_users=k,
+            optimum=False,
+            style=line,
         )
-        for key, name, marker, line in (("rate_s", "SR", "o", "-"), ("rate_c", "CR", "s", "--")):
-            alphas, values = series(rows, "alpha", key, scheme=learned, n_users=k)
-            ax_r.plot(
-                alphas, values, color=color, marker=marker, linestyle=line, label=f"{name}, K = {k}"
-            )
     ax_w.set(xlabel=AXIS_LABELS["alpha"], ylabel="WSNR", title="(a) WSNR, eq. (28)")
     ax_r.set(
         xlabel=AXIS_LABELS["alpha"],
@@ -273,7 +298,6 @@ def fig10(runs: list[Run]) -> tuple[Rows, Figure]:
     )
     _legend_below(ax_w)
     _legend_below(ax_r, ncol=2)
-    fig.tight_layout()
     return rows, fig
 
 
@@ -284,44 +308,62 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
     )
     learned = _learned(runs)
     fig, axes = _panels(
-        3, f"Fig. 11: {SCHEME_LABELS[learned]} under imperfect CSI\n{OPTIMUM_NOTE}", 4.6
+        3, f"Fig. 11: {display(runs[0], learned)[0]} under imperfect CSI\n{OPTIMUM_NOTE}", 5.2
     )
-    for i, beta in enumerate(sorted({r["beta"] for r in rows})):
-        # the paper's metric barely moves with beta: shrinking markers keep all curves visible
-        style = dict(color=f"C{i}", marker="osv"[i % 3], markersize=9 - 2.5 * (i % 3))
-        for ax, key in zip(axes, ("wsnr", "rate_s", "rate_c"), strict=True):
-            _with_optimum(ax, rows, "n_rx", key, f"β = {beta:g}", style, scheme=learned, beta=beta)
-        for ax, key in ((axes[0], "wsnr_bs_beams"), (axes[2], "rate_c_bs_beams")):
-            n_rx, values = series(rows, "n_rx", key, scheme=learned, beta=beta)
-            ax.plot(
-                n_rx,
-                values,
-                color=style["color"],
-                linestyle="--",
-                linewidth=1,
-                label=f"β = {beta:g}, beams from $\\hat{{H}}$",
-            )
     titles = ("(a) WSNR, eq. (28)", "(b) sensing rate, eq. (14)", "(c) communication rate")
     ylabels = ("WSNR", f"Sensing rate ({RATE_UNIT})", f"Communication rate per CU ({RATE_UNIT})")
-    for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
+    for ax, key, title, ylabel in zip(
+        axes, ("wsnr", "rate_s", "rate_c"), titles, ylabels, strict=True
+    ):
+        # the paper's metric barely moves with beta: markers shrinking with beta keep all visible
+        for i, beta in enumerate(sorted({r["beta"] for r in rows})):
+            plot_groups(
+                ax,
+                [r for r in rows if r["beta"] == beta],
+                "n_rx",
+                key,
+                ("beta",),
+                lambda b: f"β = {b:g}",
+                scheme=learned,
+                style={"color": f"C{i}", "marker": "osv"[i % 3], "markersize": 9 - 2.5 * (i % 3)},
+            )
         ax.set(xlabel=AXIS_LABELS["n_rx"], ylabel=ylabel, title=title)
+    for ax, key in ((axes[0], "wsnr_bs_beams"), (axes[2], "rate_c_bs_beams")):
+        plot_groups(
+            ax,
+            rows,
+            "n_rx",
+            key,
+            ("beta",),
+            lambda b: f"β = {b:g}, beams from $\\hat{{H}}$",
+            scheme=learned,
+            optimum=False,
+            style={"marker": None, "linestyle": "--", "linewidth": 1},
+        )
+    for ax in axes:
         _legend_below(ax, ncol=2)
-    fig.tight_layout()
     return rows, fig
 
 
-_VARIED = re.compile(r"^system(?:=\{|\.)(n_tx|n_rx|n_users)[:=]")
-
-
-def varied_setting(run: Run) -> str:
-    """Which of n_tx, n_rx, n_users the run's overrides set (one per Table I point)."""
-    found = {m.group(1) for o in run.overrides if (m := _VARIED.match(o))}
-    if len(found) != 1:
+def varied_setting(run: Run) -> tuple[str, int]:
+    """(setting, value) of the one antenna or user count a Table I job varied, from the
+    sweep point the job recorded in its ``metrics.json``."""
+    if "sweep_point" not in run.metrics:
         raise checks.SettingsError(
-            f"run {run.path} of a Table I sweep must set exactly one of system.n_tx, "
-            f"system.n_rx, system.n_users; its overrides are {list(run.overrides)}"
+            f"run {run.path} was made before jobs recorded their sweep point in metrics.json; "
+            "run the Table I sweep again: python train.py -m experiment=table1"
         )
-    return found.pop()
+    sizes = {
+        key.removeprefix("system."): value
+        for key, value in run.metrics["sweep_point"].items()
+        if key.removeprefix("system.") in SIZE_SETTINGS
+    }
+    if len(sizes) != 1:
+        raise checks.SettingsError(
+            f"run {run.path} of a Table I sweep must vary exactly one of system.n_tx, "
+            f"system.n_rx, system.n_users; its sweep point is {run.metrics.get('sweep_point')}"
+        )
+    return next(iter(sizes.items()))
 
 
 def table1(runs: list[Run]) -> tuple[Rows, Figure]:
@@ -330,13 +372,12 @@ def table1(runs: list[Run]) -> tuple[Rows, Figure]:
     rows = []
     for run in runs:
         ms_per_sample = run.scheme(run.metrics["model"])["ms_per_sample"]
-        setting = varied_setting(run)
-        others = {n: run.system(n) for n in ("n_tx", "n_rx", "n_users") if n != setting}
+        setting, value = varied_setting(run)
+        others = {n: run.system(n) for n in SIZE_SETTINGS if n != setting}
         if any(value != getattr(defaults, n) for n, value in others.items()):
             raise checks.SettingsError(
                 f"run {run.path}: Table I keeps the other sizes at Table II, got {others}"
             )
-        value = run.system(setting)
         rows.append(
             {
                 "setting": setting,
@@ -345,10 +386,9 @@ def table1(runs: list[Run]) -> tuple[Rows, Figure]:
                 "paper_ms_per_sample": PAPER_TABLE1_MS[setting].get(value, float("nan")),
             }
         )
-    order = list(PAPER_TABLE1_MS)
-    rows.sort(key=lambda r: (order.index(r["setting"]), r["value"]))
+    rows.sort(key=lambda r: (SIZE_SETTINGS.index(r["setting"]), r["value"]))
     fig, axes = _panels(3, "Table I: online time per sample of the DL scheme", 4.2)
-    for ax, setting in zip(axes, order, strict=True):
+    for ax, setting in zip(axes, SIZE_SETTINGS, strict=True):
         values, ms = series(rows, "value", "ms_per_sample", setting=setting)
         ax.plot(values, ms, marker="o", color="C3", label="this project (CPU, batched)")
         values, ms = series(rows, "value", "paper_ms_per_sample", setting=setting)
@@ -356,7 +396,6 @@ def table1(runs: list[Run]) -> tuple[Rows, Figure]:
         ax.set(xlabel=AXIS_LABELS[setting], ylabel="Time per sample (ms)")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return rows, fig
 
 
@@ -384,7 +423,6 @@ def write_figure(name: str, runs: list[Run], out_dir: Path) -> tuple[Path, Path]
         writer.writeheader()
         writer.writerows(rows)
     fig.savefig(png_path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
     return csv_path, png_path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from isac import rates
+from isac.physics import rates
 
 
 def waveform_from_powers(

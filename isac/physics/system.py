@@ -6,15 +6,21 @@ from dataclasses import asdict, dataclass
 
 from isac import checks
 
+SIZE_SETTINGS = ("n_tx", "n_rx", "n_users")
+"""The settings that fix the sizes of every array, and so of a network's input and output."""
+
 
 @dataclass(frozen=True)
 class SystemConfig:
-    """The settings that define one uplink ISAC system.
+    """The settings that define one uplink ISAC system; the defaults are Table II.
 
-    Powers are in noise-normalised units (design.md item 6): the noise power is
+    This dataclass is the one source of the defaults: the Hydra group ``system/default``
+    is registered from it (:mod:`isac.config`).
+
+    Powers are in noise-normalised units (docs/model.md, item 6): the noise power is
     ``noise_power`` (1 by default), each user's received SNR is ``snr_c_db`` and the
     sensing budget is ``P_s = 10^(snr_s_db/10) * noise_power`` with the target
-    path-loss folded into the eigenvalues of R_T (see :mod:`isac.pathloss`).
+    path-loss folded into the eigenvalues of R_T (see :mod:`isac.physics.pathloss`).
 
     Attributes:
         n_tx: transmit antennas N_t.
@@ -60,11 +66,6 @@ class SystemConfig:
     def user_power(self) -> float:
         """Each user's received power p_k xi_k (linear)."""
         return 10.0 ** (self.snr_c_db / 10.0) * self.noise_power
-
-    @property
-    def n_features(self) -> int:
-        """Length of the network's input feature vector F, eq. (29): 2 N_r K + N_t."""
-        return 2 * self.n_rx * self.n_users + self.n_tx
 
     def to_dict(self) -> dict[str, float | int]:
         """Plain-typed dict, safe to store in a checkpoint."""

@@ -1,42 +1,49 @@
 """A training run: validate every setting, fit, resume, and write ``metrics.json``.
 
-Everything a run writes lives under its run directory (Hydra's, for ``train.py``):
-
-    config.yaml              the resolved config (written once; a resume reuses it)
-    checkpoints/best.ckpt    lowest validation loss
-    checkpoints/last.ckpt    end of the latest epoch, for resuming
-    tensorboard/             TensorBoard events (``tensorboard --logdir outputs``)
-    metrics.json             final validation and test metrics, references, history, time,
-                             and with ``evaluation.enabled`` every scheme of
-                             ``evaluation.schemes`` scored on the test set (evaluate.py's table)
+Everything a run writes lives under its run directory (Hydra's, for ``train.py``), laid
+out as :mod:`isac.experiments.runs` describes. ``metrics.json`` holds the final
+validation and test metrics, the reference allocations on the test set, the per-epoch
+history, the sweep point of a multirun job, and with ``evaluation.enabled`` every scheme
+of ``evaluation.schemes`` scored on the test set (``evaluate.py``'s table).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.baselines import average_powers, zero_powers
-from isac.data import ISACDataModule
-from isac.evaluation import check_schemes, compare_schemes
-from isac.lit_module import ISACModule, batch_metrics, load_checkpoint
-from isac.system import SystemConfig
+from isac.config import CONF_DIR, DataConfig, OptimConfig
+from isac.experiments.evaluation import compare_schemes
+from isac.experiments.runs import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_NAMES,
+    CONFIG_FILE,
+    METRICS_FILE,
+    checkpoint_path,
+    read_run_config,
+    write_config,
+    write_json,
+)
+from isac.learning.checkpoints import AtomicCheckpointIO, load_checkpoint, read_checkpoint
+from isac.learning.data import ISACDataModule
+from isac.learning.lit_module import ISACModule, batch_metrics
+from isac.physics.system import SystemConfig
+from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.json"
-REFERENCE_SCHEMES = {"average": average_powers, "zero_power": zero_powers}
-LOGGERS = ("tensorboard", "none")
+REFERENCE_SCHEMES = ("average", "zero_power")
+"""Allocations that ignore the channel, scored on the test set of every run."""
 
 # Lightning's advice that does not apply here: the data live in memory (no workers
 # needed), metrics are logged per epoch, and the tips advertise a cloud service.
@@ -53,12 +60,15 @@ logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
 
 def system_from_config(cfg: DictConfig) -> SystemConfig:
     """The validated :class:`SystemConfig` of ``cfg.system``."""
-    return SystemConfig(**OmegaConf.to_container(cfg.system, resolve=True))
+    return checks.settings_of(
+        "system", SystemConfig, OmegaConf.to_container(cfg.system, resolve=True)
+    )
 
 
 def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet)."""
-    return ISACDataModule(system, beta=cfg.csi.beta, **OmegaConf.to_container(cfg.data))
+    data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
+    return ISACDataModule(system, data, beta=cfg.csi.beta)
 
 
 def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
@@ -68,48 +78,61 @@ def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
         raise checks.SettingsError(
             f"evaluation.enabled must be true or false, got {evaluation.enabled!r}"
         )
-    check_schemes(list(evaluation.schemes), system, setting="evaluation.schemes")
+    select_schemes(_scheme_list(cfg), system, setting="evaluation.schemes")
     checks.positive_int("evaluation.repeats", evaluation.repeats)
 
 
+def _scheme_list(cfg: DictConfig) -> list[str] | None:
+    schemes = cfg.evaluation.schemes
+    return None if schemes is None else list(schemes)
+
+
 def build_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
-    """The LightningModule of ``cfg.model`` with the whole run config as provenance."""
-    model = cfg.model
+    """The LightningModule of ``cfg.model`` and ``cfg.optim``, the run config as provenance."""
     return ISACModule(
         system.to_dict(),
-        network=model.name,
-        learning_rate=model.learning_rate,
-        lr_factor=model.lr_factor,
-        lr_patience=model.lr_patience,
-        lr_threshold=model.lr_threshold,
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
         run_config=OmegaConf.to_container(cfg, resolve=True),
     )
+
+
+def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | bool:
+    """The logger of ``cfg.logger`` (``_target_`` a Lightning logger) under ``run_dir``, or
+    False for ``logger=none``."""
+    spec = cfg.get("logger")
+    if not spec or spec.get("_target_") is None:
+        return False
+    try:
+        logger = instantiate(spec, save_dir=str(run_dir))
+    except Exception as error:  # Hydra wraps import and argument errors alike
+        raise checks.SettingsError(
+            f"logger: cannot build {spec._target_!r}: {str(error).splitlines()[0]}"
+        ) from None
+    if not isinstance(logger, Logger):
+        raise checks.SettingsError(
+            f"logger._target_ must build a Lightning logger, {spec._target_!r} built a "
+            f"{type(logger).__name__}"
+        )
+    return logger
 
 
 def build_trainer(
     cfg: DictConfig, run_dir: Path, *, interactive: bool, extra_callbacks: Sequence[Callback] = ()
 ) -> L.Trainer:
-    """The Trainer: checkpoints, early stopping and the logger under ``run_dir``."""
+    """The Trainer: atomic checkpoints, early stopping and the logger under ``run_dir``."""
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
     checks.positive_int("trainer.max_epochs", trainer_args["max_epochs"])
     if trainer_args.get("enable_progress_bar") is None:
         trainer_args["enable_progress_bar"] = interactive
     stopping = cfg.callbacks.early_stopping
     checks.non_negative_int("callbacks.early_stopping.patience", stopping.patience)
-    logger_kind = checks.one_of("logger.kind", cfg.logger.kind, LOGGERS)
-    logger = (
-        TensorBoardLogger(
-            save_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False
-        )
-        if logger_kind == "tensorboard"
-        else False
-    )
     callbacks = [
         EarlyStopping(
             monitor="val/loss", mode="min", patience=stopping.patience, min_delta=stopping.min_delta
         ),
         ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
+            dirpath=run_dir / CHECKPOINT_DIR,
             filename="best",
             monitor="val/loss",
             mode="min",
@@ -122,33 +145,56 @@ def build_trainer(
     ]
     return L.Trainer(
         default_root_dir=str(run_dir),
-        logger=logger,
+        logger=build_logger(cfg, run_dir),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         enable_model_summary=interactive,
         **trainer_args,
     )
 
 
+def _upgrade_saved_config(saved: DictConfig) -> DictConfig:
+    """A config saved before models named their class by ``_target_`` (``model.name`` and
+    the optimiser settings under ``model``), in today's form, so that such runs resume."""
+    model = saved.get("model")
+    if model is None or "network" in model:
+        return saved
+    saved.optim = {f.name: model[f.name] for f in fields(OptimConfig) if f.name in model}
+    saved.model = OmegaConf.load(CONF_DIR / "model" / f"{model.name}.yaml")
+    return saved
+
+
 def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path | None]:
-    """Resolve what to run where: a new run in ``run_dir``, or ``cfg.resume``'s run.
+    """Resolve what to run where: a new run in ``run_dir``, or ``cfg.resume``'s run from its
+    ``cfg.resume_checkpoint`` (last or best).
 
     Returns:
         (config, run directory, checkpoint to resume from or None).
+
+    Raises:
+        checks.SettingsError: the run to resume is not a run, or its files are damaged.
     """
-    if cfg.get("resume"):
-        resume_dir = Path(cfg.resume)
-        saved, last = resume_dir / CONFIG_FILE, resume_dir / "checkpoints" / "last.ckpt"
-        if not saved.is_file() or not last.is_file():
-            raise checks.SettingsError(
-                f"resume={cfg.resume!r} must be a training run directory holding "
-                f"{CONFIG_FILE} and checkpoints/last.ckpt"
-            )
-        # settings the project gained after the run started take their defaults
-        defaults = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-        return OmegaConf.merge(defaults, OmegaConf.load(saved)), resume_dir, last
-    resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    resolved.resume = None
-    return resolved, run_dir, None
+    if not cfg.get("resume"):
+        resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        resolved.resume = None
+        return resolved, run_dir, None
+    resume_dir = Path(cfg.resume)
+    which = checks.one_of("resume_checkpoint", cfg.resume_checkpoint, CHECKPOINT_NAMES)
+    saved = _upgrade_saved_config(read_run_config(resume_dir, setting="resume"))
+    start = checkpoint_path(resume_dir, which)
+    other = "best" if which == "last" else "last"
+    read_checkpoint(
+        start,
+        remedy=(
+            f"resume from checkpoints/{other}.ckpt with `python train.py resume={resume_dir} "
+            f"resume_checkpoint={other}`, or start a new run"
+        ),
+    )
+    # settings the project gained after the run started take their defaults
+    defaults = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    merged = OmegaConf.merge(defaults, saved)
+    merged.resume, merged.resume_checkpoint = str(resume_dir), which
+    return merged, resume_dir, start
 
 
 def train(
@@ -156,11 +202,20 @@ def train(
     run_dir: Path,
     *,
     interactive: bool = False,
+    sweep_point: dict[str, Any] | None = None,
     extra_callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
     """Train (or resume) one run and write its ``metrics.json``; returns the metrics.
 
     Every setting is validated before any data is drawn or any epoch runs.
+
+    Args:
+        cfg: the composed config (``conf/config.yaml``).
+        run_dir: where a new run writes (a resumed run writes into its own directory).
+        interactive: a single run in a terminal (progress bar and model summary on).
+        sweep_point: the settings a multirun sweep varied for this job, recorded in
+            ``metrics.json`` for the figures.
+        extra_callbacks: more Lightning callbacks.
     """
     cfg, run_dir, resume_from = prepare_run(cfg, Path(run_dir))
     system = system_from_config(cfg)
@@ -171,7 +226,7 @@ def train(
     trainer = build_trainer(cfg, run_dir, interactive=interactive, extra_callbacks=extra_callbacks)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
-        OmegaConf.save(cfg, run_dir / CONFIG_FILE)
+        write_config(run_dir / CONFIG_FILE, cfg)
     with warnings.catch_warnings():
         for pattern in IGNORED_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
@@ -179,7 +234,8 @@ def train(
             module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
         )
     metrics = final_metrics(trainer, module, datamodule, system, run_dir, cfg)
-    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    metrics["sweep_point"] = dict(sweep_point or {})
+    write_json(run_dir / METRICS_FILE, metrics)
     return metrics
 
 
@@ -204,16 +260,17 @@ def final_metrics(
     for split in ("val", "test"):
         batch = datamodule.problem_set(split).all()
         results[split] = _floats(batch_metrics(best(batch.features), batch.terms, system))
-    test_terms = datamodule.problem_set("test").terms
+    test = datamodule.problem_set("test")
+    inputs = SchemeInputs(test.terms, test.H_est, test.p, system)
     results["test_reference"] = {
-        name: _floats(batch_metrics(scheme(test_terms, system), test_terms, system))
-        for name, scheme in REFERENCE_SCHEMES.items()
+        name: _floats(batch_metrics(SCHEMES[name].design(inputs).sigma_s, test.terms, system))
+        for name in REFERENCE_SCHEMES
     }
     if cfg.evaluation.enabled:
         comparison = compare_schemes(
             system,
             best,
-            list(cfg.evaluation.schemes),
+            _scheme_list(cfg),
             beta=float(cfg.csi.beta),
             n_test=int(cfg.data.n_test),
             seed=int(cfg.data.seed),
@@ -223,7 +280,8 @@ def final_metrics(
     history = module.history
     best_epoch = min(history, key=lambda entry: entry["val_loss"])["epoch"]
     return {
-        "model": cfg.model.name,
+        "model": best.name,
+        "model_display": {"label": cfg.model.label, "style": dict(cfg.model.style)},
         "system": system.to_dict(),
         "beta": float(cfg.csi.beta),
         "seed": int(cfg.seed),

@@ -8,7 +8,7 @@ t = sigma_t . sigma_s, problem (28) becomes the concave problem
 
 solved exactly by :func:`multilevel_water_filling`. This is each SCA step of the
 traditional scheme (the tangent of the convex communication term gives nu), and,
-searching over nu, the global optimum (design.md item 10): at the optimum x*, the
+searching over nu, the global optimum (docs/model.md, item 10): at the optimum x*, the
 KKT conditions of (28) are those of (*) with nu = -d/dt [(1 - alpha) Rc(t)/M_c] at
 t(x*) >= 0, so x* is the solution of (*) for some nu in [0, nu_max], and
 

@@ -1,11 +1,11 @@
 """The traditional scheme of Fig. 7: alternating optimisation (AO) with successive convex
-approximation (SCA), each step solved exactly (design.md item 10).
+approximation (SCA), each step solved exactly (docs/model.md, item 10).
 
 Outer (AO) loop: the beams take their closed form (25) at the current sigma_s.
 Inner (SCA) loop, beams fixed: the communication rate with fixed beams is convex
 in the echo power t = sigma_t . sigma_s, so its tangent at the current t is a
 global lower bound; maximising alpha Rs/M_s plus that tangent is problem (*) of
-:mod:`isac.solvers` with nu = -(1 - alpha)/M_c * slope, solved exactly by
+:mod:`isac.schemes.solvers` with nu = -(1 - alpha)/M_c * slope, solved exactly by
 multi-level water-filling. Every step can only increase (28), so the scheme
 converges monotonically -- to a stationary point, not necessarily the optimum.
 """
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import torch
 
-from isac import rates
-from isac.optimum import sensing_weight
-from isac.problem import ProblemTerms
-from isac.recover import mmse_beams
-from isac.solvers import distinct_levels, multilevel_water_filling
-from isac.system import SystemConfig
+from isac.physics import rates
+from isac.physics.problem import ProblemTerms
+from isac.physics.recover import mmse_beams
+from isac.physics.system import SystemConfig
+from isac.schemes.registry import Powers, SchemeInputs
+from isac.schemes.solvers import distinct_levels, multilevel_water_filling
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def traditional_powers(
     terms = terms.to(torch.float64)
     H, p = H.to(torch.complex128), p.double()
     n = len(terms)
-    weight = sensing_weight(terms, system)
+    weight = terms.sensing_weight(system)
     levels, counts = distinct_levels(terms.sigma_h, system.n_users)
     x = torch.full_like(terms.sigma_t, system.sensing_power / system.n_tx)
     value = terms.wsnr(x, system)
@@ -111,4 +111,17 @@ def traditional_powers(
         outer_iterations=outer,
         inner_iterations=inner,
         converged=~active,
+    )
+
+
+def traditional_design(inputs: SchemeInputs) -> Powers:
+    """The registered ``traditional`` scheme, with its mean iteration counts for the table."""
+    result = traditional_powers(inputs.terms, inputs.H, inputs.p, inputs.system)
+    return Powers(
+        result.sigma_s,
+        {
+            "outer_iterations": result.outer_iterations.double().mean().item(),
+            "inner_iterations": result.inner_iterations.double().mean().item(),
+            "converged_fraction": result.converged.double().mean().item(),
+        },
     )

@@ -1,8 +1,12 @@
-"""ISACNN (Sec. IV) and the FC-NN baseline (Sec. V, design.md item 9), with the Lambda head.
+"""ISACNN (Sec. IV) and the FC-NN baseline (Sec. V; docs/model.md, item 9), with the Lambda head.
 
 Both networks map the feature vector F of eq. (29) to feasible powers sigma_s:
 a trunk extracts features, :class:`PowerHead` predicts (theta_s, eta_s) and its
 Lambda layer turns them into sigma_s with sum(sigma_s) <= P_s by construction.
+
+A network is any ``nn.Module`` built as ``Network(system, **options)`` that maps
+features [n, 2 n_rx n_users + n_tx] to sigma_s [n, n_tx]; ``conf/model/<name>.yaml``
+names its class by ``_target_`` (docs/training.md, "Adding a network").
 """
 
 from __future__ import annotations
@@ -10,34 +14,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from isac import checks
-from isac.system import SystemConfig
-
-NETWORKS = ("isacnn", "fcnn")
-
-
-def input_features(
-    H: torch.Tensor, p: torch.Tensor, sigma_t: torch.Tensor, noise_power: float
-) -> torch.Tensor:
-    """Feature vector F of eq. (29): [Re(h_1^T) .. Re(h_K^T), Im(h_1^T) .. Im(h_K^T), sigma_t].
-
-    The channels are the effective ones, sqrt(p_k / noise) h_k, so the features carry
-    the users' SNR whatever the power control.
-
-    Args:
-        H: complex [n, n_rx, n_users], the channels the BS knows (H_hat under imperfect CSI).
-        p: real [n, n_users]. sigma_t: real [n, n_tx]. noise_power: sigma_n^2.
-
-    Returns:
-        real [n, 2 n_rx n_users + n_tx].
-    """
-    effective = H * (p / noise_power).sqrt().to(H.dtype)[..., None, :]
-    rows = effective.mT.reshape(H.shape[0], -1)  # h_1^T, ..., h_K^T concatenated
-    return torch.cat([rows.real, rows.imag, sigma_t.to(rows.real.dtype)], dim=-1)
+from isac.learning.features import feature_count
+from isac.physics.system import SystemConfig
 
 
 def lambda_layer(theta: torch.Tensor, eta: torch.Tensor, sensing_power: float) -> torch.Tensor:
-    """The Lambda layer of Sec. IV-B with design.md erratum 1 (l1, not l2, normalisation).
+    """The Lambda layer of Sec. IV-B, normalised in l1, not l2 (docs/model.md, item 1).
 
     sigma_s = P_s * eta * sort_desc(theta / sum(theta)): theta > 0 and eta in (0, 1)
     come from sigmoids, so sigma_s >= 0, sum(sigma_s) = eta P_s <= P_s, and sigma_s is
@@ -90,7 +72,7 @@ class ISACNN(nn.Module):
             ]
             channels = filters
         self.trunk = nn.Sequential(*layers, nn.Flatten())
-        self.head = PowerHead(channels * system.n_features, system.n_tx, system.sensing_power)
+        self.head = PowerHead(channels * feature_count(system), system.n_tx, system.sensing_power)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""
@@ -98,14 +80,14 @@ class ISACNN(nn.Module):
 
 
 class FCNN(nn.Module):
-    """FC-NN baseline (Sec. V, design.md item 9): FC layers of 8, 4, 2 x n_tx neurons with
+    """FC-NN baseline (Sec. V; docs/model.md, item 9): FC layers of 8, 4, 2 x n_tx neurons with
     BN before and ReLU after each, then :class:`PowerHead`, whose theta FC is the
     fourth layer of n_tx neurons (plus the 1-neuron eta FC that the Lambda layer needs)."""
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        width = system.n_features
+        width = feature_count(system)
         for multiple in (8, 4, 2):
             layers += [nn.BatchNorm1d(width), nn.Linear(width, multiple * system.n_tx), nn.ReLU()]
             width = multiple * system.n_tx
@@ -115,9 +97,3 @@ class FCNN(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""
         return self.head(self.trunk(features))
-
-
-def build_network(name: str, system: SystemConfig) -> nn.Module:
-    """The network called ``name`` (one of :data:`NETWORKS`) for ``system``."""
-    checks.one_of("model.name", name, NETWORKS)
-    return ISACNN(system) if name == "isacnn" else FCNN(system)

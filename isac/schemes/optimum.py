@@ -1,18 +1,13 @@
-"""The global optimum of problem (28) (design.md item 10, beyond the paper)."""
+"""The global optimum of problem (28) (docs/model.md, item 10; beyond the paper)."""
 
 from __future__ import annotations
 
 import torch
 
-from isac import rates
-from isac.problem import ProblemTerms
-from isac.solvers import distinct_levels, multilevel_water_filling, search_multiplier
-from isac.system import SystemConfig
-
-
-def sensing_weight(terms: ProblemTerms, system: SystemConfig) -> torch.Tensor:
-    """real [n]: w with alpha Rs/M_s = w sum_ij ln(1 + ...), i.e. alpha / (M_s L ln 2)."""
-    return system.alpha / (terms.max_rate_s * system.waveform_len * rates.LN2)
+from isac.physics.problem import ProblemTerms
+from isac.physics.system import SystemConfig
+from isac.schemes.registry import Powers, SchemeInputs
+from isac.schemes.solvers import distinct_levels, multilevel_water_filling, search_multiplier
 
 
 def optimal_powers(
@@ -21,10 +16,10 @@ def optimal_powers(
     """Globally optimal sigma_s of (28) for every instance, real [n, n_tx] (float64 inside).
 
     The search runs over the price nu of the echo power in [0, nu_max], where
-    nu_max = w sum_j sigma_h,j prices every power to zero; see :mod:`isac.solvers`.
+    nu_max = w sum_j sigma_h,j prices every power to zero; see :mod:`isac.schemes.solvers`.
     """
     terms64 = terms.to(torch.float64)
-    weight = sensing_weight(terms64, system)
+    weight = terms64.sensing_weight(system)
     nu_max = weight * terms64.sigma_h.sum(dim=-1)
     levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
     x, _, _ = search_multiplier(
@@ -37,3 +32,8 @@ def optimal_powers(
         refine_steps=refine_steps,
     )
     return x.to(terms.sigma_t.dtype)
+
+
+def optimum_design(inputs: SchemeInputs) -> Powers:
+    """The registered ``optimum`` scheme: :func:`optimal_powers` of the channel the BS knows."""
+    return Powers(optimal_powers(inputs.terms, inputs.system))

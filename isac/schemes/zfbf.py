@@ -7,51 +7,36 @@ all n_rx eigen-channels). Its powers maximise the WSNR of that model,
 
     alpha Rs_SIC(sigma_s)/M_s + (1 - alpha) Rc_ZF(t)/M_c,
 
-found globally by the multiplier search of :mod:`isac.solvers` (the same structure
-as (28)). The scheme is then scored like every other: Rs by eq. (14), Rc by the
-SINR (7) of its zero-forcing beams on the true channel (docs/baselines.md).
+found globally by the multiplier search of :mod:`isac.schemes.solvers` (the same
+structure as (28)). The scheme is then scored like every other: Rs by eq. (14), Rc by
+the SINR (7) of its zero-forcing beams (the ``zf`` rule of :mod:`isac.schemes.beams`);
+docs/evaluation.md, "The schemes".
 """
 
 from __future__ import annotations
 
 import torch
 
-from isac import checks, rates
-from isac.optimum import sensing_weight
-from isac.problem import ProblemTerms
-from isac.solvers import multilevel_water_filling, search_multiplier
-from isac.system import SystemConfig
+from isac.physics import rates
+from isac.schemes.beams import zero_forcing_beams
+from isac.schemes.registry import Powers, SchemeInputs
+from isac.schemes.solvers import multilevel_water_filling, search_multiplier
 
 
-def zero_forcing_beams(H: torch.Tensor) -> torch.Tensor:
-    """complex [..., n_rx, n_users]: W = H^* (H^T H^*)^-1, so h_i^T w_k = 1 if i = k else 0.
+def zfbf_design(inputs: SchemeInputs) -> Powers:
+    """ZFBF powers for the channels ``inputs.H`` [n, n_rx, n_users] the scheme sees.
 
     Raises:
         checks.SettingsError: n_users > n_rx, where no zero-forcing beams exist.
     """
-    n_rx, n_users = H.shape[-2:]
-    if n_users > n_rx:
-        raise checks.SettingsError(
-            f"zero-forcing needs system.n_users <= system.n_rx, got n_users={n_users} > "
-            f"n_rx={n_rx}; leave out the zfbf scheme or add receive antennas"
-        )
-    return H.conj() @ torch.linalg.inv(H.mT @ H.conj())
-
-
-def zfbf_design(
-    terms: ProblemTerms, H: torch.Tensor, p: torch.Tensor, system: SystemConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """ZFBF powers and beams for the channels ``H`` [n, n_rx, n_users] the scheme sees.
-
-    Returns:
-        (sigma_s real [n, n_tx], W complex [n, n_rx, n_users]).
-    """
-    beams = zero_forcing_beams(H.to(torch.complex128))
-    terms64 = terms.to(torch.float64)
-    signal, interference, beam_norm = rates.beam_terms(H.to(torch.complex128), p.double(), beams)
+    system = inputs.system
+    H, p = inputs.H.to(torch.complex128), inputs.p.double()
+    beams = zero_forcing_beams(H)
+    terms64 = inputs.terms.to(torch.float64)
+    signal, interference, beam_norm = rates.beam_terms(H, p, beams)
     free_levels = torch.full((len(terms64), 1), 1.0 / system.noise_power, dtype=torch.float64)
     free_counts = torch.full_like(free_levels, float(system.n_rx))
-    weight = sensing_weight(terms64, system)
+    weight = terms64.sensing_weight(system)
 
     def own_wsnr(x: torch.Tensor) -> torch.Tensor:
         rate_s = rates.sensing_rate(
@@ -71,4 +56,4 @@ def zfbf_design(
         own_wsnr,
         weight * system.n_rx / system.noise_power,
     )
-    return x.to(terms.sigma_t.dtype), beams.to(H.dtype)
+    return Powers(x.to(inputs.terms.sigma_t.dtype))

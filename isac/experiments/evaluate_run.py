@@ -9,7 +9,6 @@ Outputs, in the evaluation's directory (``<run>/evaluation`` for a trained run):
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.evaluation import Design, check_schemes, compare_schemes
-from isac.lit_module import SIZE_SETTINGS, ISACModule, load_checkpoint
-from isac.scenario import Scenario
-from isac.system import SystemConfig
-from isac.training import CONFIG_FILE
+from isac.config import CsiConfig, DataConfig
+from isac.experiments.evaluation import Design, compare_schemes
+from isac.experiments.runs import checkpoint_path, read_run_config, write_json
+from isac.learning.checkpoints import load_checkpoint
+from isac.learning.lit_module import ISACModule
+from isac.physics.scenario import Scenario
+from isac.physics.system import SIZE_SETTINGS, SystemConfig
+from isac.schemes.registry import select_schemes
 
 TABLE_COLUMNS = (
     "scheme",
@@ -39,20 +41,16 @@ TABLE_COLUMNS = (
 
 
 def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The system, CSI and test-set settings: the run's (or Table II's), then explicit values."""
+    """The system, CSI and test-set settings: the run's (or the defaults of
+    :mod:`isac.config` without a run), then the values given explicitly."""
     if cfg.run is None and not cfg.baselines_only:
         raise checks.SettingsError(
             "run=<training run directory> is required, or baselines_only=true"
         )
     system: dict[str, Any] = SystemConfig().to_dict()
-    beta, n_test, seed = 1.0, 2000, 0
+    beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
     if cfg.run is not None:
-        saved = Path(cfg.run) / CONFIG_FILE
-        if not saved.is_file():
-            raise checks.SettingsError(
-                f"run={cfg.run!r} is not a training run directory (no {CONFIG_FILE})"
-            )
-        run_cfg = OmegaConf.load(saved)
+        run_cfg = read_run_config(cfg.run)
         system.update(OmegaConf.to_container(run_cfg.system))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
@@ -65,25 +63,29 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         "seed": int(seed if cfg.data.seed is None else cfg.data.seed),
         "repeats": checks.positive_int("repeats", cfg.repeats),
     }
-    settings["schemes"] = check_schemes(list(cfg.schemes), settings["system"])
+    requested = None if cfg.schemes is None else list(cfg.schemes)
+    select_schemes(requested, settings["system"])  # refuse a bad list before any work
+    settings["schemes"] = requested
     return settings
 
 
 def load_network(cfg: DictConfig, system: SystemConfig) -> ISACModule:
     """The run's network, refused if it was trained for another system."""
-    path = (
-        Path(cfg.run) / "checkpoints" / f"{cfg.checkpoint}.ckpt"
-        if cfg.checkpoint in ("best", "last")
-        else Path(cfg.checkpoint)
+    path = checkpoint_path(cfg.run, cfg.checkpoint)
+    other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
+        cfg.checkpoint, "checkpoint=best or checkpoint=last"
     )
     # the Lambda layer's power budget is baked in too
     return load_checkpoint(
-        path, expected=system, matching=(*SIZE_SETTINGS, "snr_s_db", "noise_power")
+        path,
+        expected=system,
+        matching=(*SIZE_SETTINGS, "snr_s_db", "noise_power"),
+        remedy=f"evaluate another checkpoint ({other}) or train the run again",
     )
 
 
 def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
-    """Score the network (unless baselines only) and the baselines; write every output."""
+    """Score the network (unless baselines only) and the schemes; write every output."""
     settings = resolve_settings(cfg)
     system: SystemConfig = settings["system"]
     network = None if cfg.baselines_only else load_network(cfg, system)
@@ -96,6 +98,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
         seed=settings["seed"],
         repeats=settings["repeats"],
     )
+    settings["skipped"] = comparison.skipped
     out_dir.mkdir(parents=True, exist_ok=True)
     write_table(comparison.rows, settings, out_dir)
     export_predictions(
@@ -105,7 +108,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
         settings["beta"],
         comparison.designs,
         comparison.scores,
-        network_name=None if network is None else network.hparams.network,
+        network_name=None if network is None else network.name,
     )
     return comparison.rows
 
@@ -118,9 +121,7 @@ def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: P
         writer.writeheader()
         writer.writerows(rows)
     meta = {**settings, "system": settings["system"].to_dict()}
-    (out_dir / "evaluation.json").write_text(
-        json.dumps({"settings": meta, "table": rows}, indent=2)
-    )
+    write_json(out_dir / "evaluation.json", {"settings": meta, "table": rows})
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

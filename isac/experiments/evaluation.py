@@ -9,40 +9,28 @@ Every design is then scored on the true channel H with the same rates:
 - ``wsnr``, ``rate_s``, ``rate_c``: the paper's metric, eq. (28). Rc uses the scheme's
   beam rule (MMSE (25), or zero-forcing for ``zfbf``) applied to the true channel.
 - ``wsnr_bs_beams``, ``rate_c_bs_beams``: the same with the beams the BS actually forms
-  from H_hat (equal to the above under perfect CSI; design.md item 8).
+  from H_hat (equal to the above under perfect CSI; docs/model.md, item 8).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from isac import baselines, checks, rates, recover
-from isac.lit_module import ISACModule
-from isac.networks import input_features
-from isac.optimum import optimal_powers
-from isac.problem import ProblemTerms
-from isac.scenario import Scenario, sample_scenario
-from isac.system import SystemConfig
-from isac.traditional import traditional_powers
-from isac.zfbf import zero_forcing_beams, zfbf_design
+from isac.learning.features import input_features
+from isac.learning.lit_module import ISACModule
+from isac.physics import rates, recover
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import Scenario, sample_scenario
+from isac.physics.system import SystemConfig
+from isac.schemes.beams import BEAM_RULES
+from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
 
-BASELINE_SCHEMES = ("average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum")
-
-
-def check_schemes(schemes: list[str], system: SystemConfig, setting: str = "schemes") -> list[str]:
-    """``schemes`` if every name is in :data:`BASELINE_SCHEMES` and each can serve ``system``."""
-    for name in schemes:
-        checks.one_of(f"{setting}[]", name, BASELINE_SCHEMES)
-    if "zfbf" in schemes and system.n_users > system.n_rx:
-        raise checks.SettingsError(
-            f"the zfbf scheme needs system.n_users <= system.n_rx, got "
-            f"{system.n_users} > {system.n_rx}; drop it from {setting}"
-        )
-    return list(schemes)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,19 +52,6 @@ def eigen_inputs(R_T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return eigenvalues.flip(-1).clamp_min(0.0), eigenvectors.flip(-1)
 
 
-def _mmse_design(
-    sigma_s: torch.Tensor,
-    sigma_t: torch.Tensor,
-    U_T: torch.Tensor,
-    H_est: torch.Tensor,
-    p: torch.Tensor,
-    system: SystemConfig,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
-    W = recover.mmse_beams(H_est, p, sigma_s, sigma_t, system.waveform_len, system.noise_power)
-    return S, W
-
-
 def design_network(
     network: ISACModule,
     R_T: torch.Tensor,
@@ -91,36 +66,24 @@ def design_network(
         features = input_features(H_est, p, sigma_t, system.noise_power)
         dtype = next(network.parameters()).dtype
         sigma_s = network(features.to(dtype)).to(sigma_t.dtype)
-        S, W = _mmse_design(sigma_s, sigma_t, U_T, H_est, p, system)
+        S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
+        W = BEAM_RULES["mmse"].form(H_est, p, sigma_s, sigma_t, system)
     return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {})
 
 
-def design_baseline(
+def design_scheme(
     name: str, R_T: torch.Tensor, H_est: torch.Tensor, p: torch.Tensor, system: SystemConfig
 ) -> Design:
-    """A baseline of :data:`BASELINE_SCHEMES`, from the same inputs as the network."""
+    """The registered scheme ``name``, from the same inputs as the network: its powers from
+    the problem terms of H_hat, the waveform (31) and its beam rule's beams from H_hat."""
+    scheme = SCHEMES[name]
     start = time.perf_counter()
     sigma_t, U_T = eigen_inputs(R_T)
     seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
-    info: dict[str, float] = {}
-    if name == "zfbf":
-        sigma_s, W = zfbf_design(seen, H_est, p, system)
-        S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
-        return Design(sigma_s, S, W, "zf", time.perf_counter() - start, info)
-    if name == "traditional":
-        result = traditional_powers(seen, H_est, p, system)
-        sigma_s = result.sigma_s
-        info = {
-            "outer_iterations": result.outer_iterations.double().mean().item(),
-            "inner_iterations": result.inner_iterations.double().mean().item(),
-            "converged_fraction": result.converged.double().mean().item(),
-        }
-    elif name == "optimum":
-        sigma_s = optimal_powers(seen, system)
-    else:
-        sigma_s = baselines.SIMPLE_BASELINES[name](seen, system)
-    S, W = _mmse_design(sigma_s, sigma_t, U_T, H_est, p, system)
-    return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, info)
+    powers = scheme.design(SchemeInputs(seen, H_est, p, system))
+    S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)
+    W = BEAM_RULES[scheme.beam_rule].form(H_est, p, powers.sigma_s, sigma_t, system)
+    return Design(powers.sigma_s, S, W, scheme.beam_rule, time.perf_counter() - start, powers.info)
 
 
 def score(
@@ -137,10 +100,11 @@ def score(
         )
         return torch.log1p(sinr).mean(dim=-1) / rates.LN2
 
-    if design.beam_rule == "mmse":
-        rate_c = truth.comm_rate(sigma_s, system)  # (26): MMSE beams of the true channel
+    rule = BEAM_RULES[design.beam_rule]
+    if rule.closed_form_rate is not None:  # e.g. (26) for MMSE beams of the true channel
+        rate_c = rule.closed_form_rate(truth, sigma_s, system)
     else:
-        rate_c = rate_with(zero_forcing_beams(scenario.H))
+        rate_c = rate_with(rule.form(scenario.H, scenario.p, sigma_s, truth.sigma_t, system))
     rate_c_bs = rate_with(design.W.to(scenario.H.dtype))
 
     def wsnr(rate_c_: torch.Tensor) -> torch.Tensor:
@@ -197,12 +161,13 @@ class Comparison:
     designs: dict[str, Design]
     scores: dict[str, dict[str, torch.Tensor]]
     rows: list[dict[str, float | str]]
+    skipped: list[str]
 
 
 def compare_schemes(
     system: SystemConfig,
     network: ISACModule | None,
-    schemes: list[str],
+    schemes: list[str] | None,
     *,
     beta: float,
     n_test: int,
@@ -210,19 +175,26 @@ def compare_schemes(
     repeats: int,
 ) -> Comparison:
     """Design with the network (if any) and each of ``schemes`` on the test split of
-    ``seed``, time each (best of ``repeats``) and score all on the true channel."""
+    ``seed``, time each (best of ``repeats``) and score all on the true channel.
+
+    ``schemes=None`` runs every registered scheme that can serve ``system`` and notes
+    (in the log and in :attr:`Comparison.skipped`) each one it leaves out; a scheme named
+    in a list that cannot serve ``system`` is refused (:func:`select_schemes`).
+    """
+    names, skipped = select_schemes(schemes, system)
+    for note in skipped:
+        log.warning(note)
     scenario = sample_scenario(system, n_test, beta=beta, seed=seed, split="test")
     truth = ProblemTerms.from_scenario(scenario, system)
     arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
     R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
     designs: dict[str, Design] = {}
     if network is not None:
-        designs[network.hparams.network] = timed(
+        designs[network.name] = timed(
             lambda: design_network(network, R_T, H_est, p, system), repeats
         )
-    for name in schemes:
-        designs[name] = timed(
-            lambda name=name: design_baseline(name, R_T, H_est, p, system), repeats
-        )
+    for name in names:
+        designs[name] = timed(lambda name=name: design_scheme(name, R_T, H_est, p, system), repeats)
     scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}
-    return Comparison(scenario, designs, scores, comparison_table(designs, scores, n_test))
+    rows = comparison_table(designs, scores, n_test)
+    return Comparison(scenario, designs, scores, rows, skipped)

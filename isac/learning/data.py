@@ -1,7 +1,7 @@
 """On-the-fly data: seeded problem sets and the LightningDataModule that serves them.
 
 Each sample is a scenario reduced to what training needs: the network's features
-(from the channel the BS knows, H_hat) and the :class:`~isac.problem.ProblemTerms`
+(from the channel the BS knows, H_hat) and the :class:`~isac.physics.problem.ProblemTerms`
 of the true channel H, so the loss (30) is cheap and always scored on the truth.
 Validation and test sets are fixed by ``(seed, split)``; the training set is fixed
 too, or, with ``resample_train``, drawn anew every epoch from ``(seed, "train-<epoch>")``.
@@ -18,10 +18,11 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from isac import checks
-from isac.networks import input_features
-from isac.problem import ProblemTerms
-from isac.scenario import sample_scenario, split_generator
-from isac.system import SystemConfig
+from isac.config import DataConfig
+from isac.learning.features import input_features
+from isac.physics.problem import ProblemTerms
+from isac.physics.scenario import sample_scenario, split_generator
+from isac.physics.system import SystemConfig
 
 
 @dataclass
@@ -44,7 +45,13 @@ class Batch:
 
 
 class ProblemSet(Dataset):
-    """``n`` samples of ``system`` drawn from ``(seed, split)``; indexable by a list of indices."""
+    """``n`` samples of ``system`` drawn from ``(seed, split)``; indexable by a list of indices.
+
+    Attributes:
+        features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
+        terms: the terms of problem (28) of the true channel H.
+        H_est: complex [n, n_rx, n_users], the channel the BS knows. p: real [n, n_users].
+    """
 
     def __init__(
         self,
@@ -61,6 +68,7 @@ class ProblemSet(Dataset):
             scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power
         ).to(dtype)
         self.terms = ProblemTerms.from_scenario(scenario, system).to(dtype)
+        self.H_est, self.p = scenario.H_est, scenario.p
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -109,37 +117,21 @@ class ISACDataModule(L.LightningDataModule):
 
     Args:
         system: the system settings.
+        data: sample counts, batch sizes, seed (:class:`~isac.config.DataConfig`).
         beta: CSI accuracy in [0, 1] (1: perfect CSI).
-        n_train, n_val, n_test: sample counts.
-        batch_size: training mini-batch size.
-        eval_batch_size: batch size for validation and test (results do not depend on it).
-        seed: data seed; each split draws from its own stream.
-        resample_train: draw a fresh training set every epoch instead of a fixed one.
     """
 
-    def __init__(
-        self,
-        system: SystemConfig,
-        *,
-        beta: float = 1.0,
-        n_train: int = 8000,
-        n_val: int = 2000,
-        n_test: int = 2000,
-        batch_size: int = 256,
-        eval_batch_size: int = 2000,
-        seed: int = 0,
-        resample_train: bool = False,
-    ) -> None:
+    def __init__(self, system: SystemConfig, data: DataConfig, *, beta: float) -> None:
         super().__init__()
         self.system = system
         self.beta = checks.in_unit_interval("csi.beta", beta)
-        self.n_train = checks.positive_int("data.n_train", n_train)
-        self.n_val = checks.positive_int("data.n_val", n_val)
-        self.n_test = checks.positive_int("data.n_test", n_test)
-        self.batch_size = checks.positive_int("data.batch_size", batch_size)
-        self.eval_batch_size = checks.positive_int("data.eval_batch_size", eval_batch_size)
-        self.seed = int(seed)
-        self.resample_train = bool(resample_train)
+        self.n_train = checks.positive_int("data.n_train", data.n_train)
+        self.n_val = checks.positive_int("data.n_val", data.n_val)
+        self.n_test = checks.positive_int("data.n_test", data.n_test)
+        self.batch_size = checks.positive_int("data.batch_size", data.batch_size)
+        self.eval_batch_size = checks.positive_int("data.eval_batch_size", data.eval_batch_size)
+        self.seed = int(data.seed)
+        self.resample_train = bool(data.resample_train)
         self.sets: dict[str, ProblemSet] = {}
         self.drawn_epoch: int | None = None  # epoch of the training set in ``resample_train`` mode
 

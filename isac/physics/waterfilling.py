@@ -1,4 +1,4 @@
-"""Exact water-filling (design.md erratum 2: the level of eq. (38) is exact only when
+"""Exact water-filling (docs/model.md, item 2: the level of eq. (38) is exact only when
 every eigen-channel is active)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Seeded, batched sampling of uplink ISAC scenarios (Sec. II, Sec. V, design.md items 6-8).
+"""Seeded, batched sampling of uplink ISAC scenarios (Sec. II, Sec. V, docs/model.md, items 6-8).
 
 All sampling happens on the CPU in float64 from a ``torch.Generator`` keyed to
 ``(seed, split)``, so the same seed gives the same numbers on any machine and any
@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from isac import checks
-from isac.system import SystemConfig
+from isac.physics.system import SystemConfig
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Scenario:
     Attributes:
         H: complex [n, n_rx, n_users], true small-scale channels h_k (columns), CN(0, I).
         H_est: complex [n, n_rx, n_users], the BS's estimate H_hat; H = sqrt(beta) H_hat + E.
-        p: real [n, n_users], user receive powers p_k (path loss folded in, design.md 6).
+        p: real [n, n_users], user receive powers p_k (path loss folded in, docs/model.md, item 6).
         sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
         U_T: complex [n, n_tx, n_tx], eigenvectors of R_T (columns, matching sigma_t).
     """
@@ -91,7 +91,7 @@ def sample_scenario(
     """Sample ``n`` instances of ``system`` with CSI accuracy ``beta``.
 
     Channels are Rayleigh, h_bar ~ CN(0, I), with equal-SNR power control
-    (p_k = SNR_c, Sec. V). Imperfect CSI (Sec. V, design.md item 8):
+    (p_k = SNR_c, Sec. V). Imperfect CSI (Sec. V, docs/model.md, item 8):
     H = sqrt(beta) H_hat + E with H_hat ~ CN(0, I) and E ~ CN(0, (1 - beta) I), so
     the true channel is CN(0, I) for every beta; the same random numbers are drawn
     for every beta, so sweeps over beta differ only by it. R_T has i.i.d. U(0, 1)

@@ -1,0 +1,119 @@
+"""The settings' defaults, in one place, and their registration with Hydra.
+
+The settings that the library also uses outside Hydra have their defaults here, as
+dataclasses, and nowhere else: :class:`~isac.physics.system.SystemConfig` (Table II),
+:class:`CsiConfig`, :class:`DataConfig` and :class:`OptimConfig`. :func:`register`
+stores them as the Hydra groups ``system/default``, ``csi/default``, ``data/default`` and
+``optim/default``, which ``conf/config.yaml`` selects; ``python train.py --cfg job``
+prints them. Settings only Hydra uses (trainer, callbacks, logger, model) are YAML files
+in ``conf/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from isac.experiments.runs import CONFIG_FILE
+from isac.physics.system import SystemConfig
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+"""The repository's Hydra config directory."""
+
+
+@dataclass(frozen=True)
+class CsiConfig:
+    """Imperfect CSI (Sec. V): H = sqrt(beta) H_hat + E, E ~ CN(0, (1 - beta) I).
+
+    Attributes:
+        beta: CSI accuracy in [0, 1]; 1 is perfect CSI.
+    """
+
+    beta: float = 1.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The data sets (Sec. V: 8,000 training, 2,000 validation, 2,000 test samples).
+
+    Attributes:
+        n_train, n_val, n_test: sample counts.
+        batch_size: training mini-batch size.
+        eval_batch_size: validation and test batch size (results do not depend on it).
+        seed: data seed; each split draws from its own stream of it.
+        resample_train: draw a fresh training set every epoch instead of a fixed one.
+    """
+
+    n_train: int = 8000
+    n_val: int = 2000
+    n_test: int = 2000
+    batch_size: int = 256
+    eval_batch_size: int = 2000
+    seed: int = 0
+    resample_train: bool = False
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """The optimiser of Sec. V: Adam with ReduceLROnPlateau on the validation loss.
+
+    Attributes:
+        learning_rate: Adam's initial learning rate.
+        lr_factor: the plateau schedule's factor, in (0, 1).
+        lr_patience: its patience in epochs.
+        lr_threshold: the smallest decrease of the validation loss that counts as
+            progress, absolute (docs/training.md, "Decisions the paper leaves open").
+    """
+
+    learning_rate: float = 1e-3
+    lr_factor: float = 0.33
+    lr_patience: int = 10
+    lr_threshold: float = 1e-4
+
+
+DEFAULT_GROUPS = {
+    "system": SystemConfig,
+    "csi": CsiConfig,
+    "data": DataConfig,
+    "optim": OptimConfig,
+}
+
+
+def _if_set(value: object, yes: object, no: object) -> object:
+    return no if value in (None, "") else yes
+
+
+def _evaluation_dir(run: object, default: str) -> str:
+    if run not in (None, "") and (Path(str(run)) / CONFIG_FILE).is_file():
+        return str(Path(str(run)) / "evaluation")
+    return default
+
+
+def register() -> None:
+    """Register the default groups and the resolvers the configs use (idempotent).
+
+    Resolvers:
+
+    - ``${isac_if_set:value,a,b}``: ``a`` when ``value`` is set (not null or empty), else ``b``.
+    - ``${isac_evaluation_dir:run,default}``: ``<run>/evaluation`` when ``run`` is a training
+      run directory, else ``default`` (so a mistyped run creates nothing there).
+    """
+    store = ConfigStore.instance()
+    for group, defaults in DEFAULT_GROUPS.items():
+        # plain values, not a typed schema: the dataclasses validate when built, with
+        # messages that name the setting and its range
+        store.store(group=group, name="default", node=asdict(defaults()))
+    OmegaConf.register_new_resolver("isac_if_set", _if_set, replace=True)
+    OmegaConf.register_new_resolver("isac_evaluation_dir", _evaluation_dir, replace=True)
+
+
+def compose_config(config_name: str = "config", overrides: list[str] | None = None) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with ``overrides`` outside a Hydra app (tests,
+    benchmarks, notebooks), as ``train.py`` or ``evaluate.py`` would see it."""
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides or []))

@@ -1,0 +1,105 @@
+"""A training run's directory: what it holds, how it is written, and how it is read back.
+
+    <run>/config.yaml              the resolved config (written once; a resume reuses it)
+    <run>/checkpoints/best.ckpt    lowest validation loss
+    <run>/checkpoints/last.ckpt    end of the latest epoch, for resuming
+    <run>/tensorboard/             TensorBoard events
+    <run>/metrics.json             final metrics (:mod:`isac.learning.training`)
+    <run>/evaluation/              what ``evaluate.py`` writes
+
+Every file here is written atomically (a temporary file, then a rename), so a run killed
+at any moment leaves either the old file or the new one, never half of one. A damaged
+file read back gives one line that names it, says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from isac import checks
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_NAMES = ("best", "last")
+
+
+def checkpoint_path(run_dir: str | Path, which: str) -> Path:
+    """``<run>/checkpoints/<which>.ckpt`` for ``which`` in best, last; else ``which`` as a path."""
+    if which in CHECKPOINT_NAMES:
+        return Path(run_dir) / CHECKPOINT_DIR / f"{which}.ckpt"
+    return Path(which)
+
+
+def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it
+    onto ``path``: readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, atomically."""
+    text = json.dumps(data, indent=2).encode()
+    write_atomically(path, lambda handle: handle.write(text))
+
+
+def write_config(path: str | Path, cfg: DictConfig) -> None:
+    """``cfg`` as YAML at ``path``, atomically."""
+    text = OmegaConf.to_yaml(cfg).encode()
+    write_atomically(path, lambda handle: handle.write(text))
+
+
+def read_run_config(run_dir: str | Path, setting: str = "run") -> DictConfig:
+    """The saved ``config.yaml`` of the training run in ``run_dir``.
+
+    Raises:
+        checks.SettingsError: ``run_dir`` holds no ``config.yaml``, or it cannot be read.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise checks.SettingsError(
+            f"{setting}={str(run_dir)!r} is not a training run directory (no {CONFIG_FILE})"
+        )
+    try:
+        cfg = OmegaConf.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as error:
+        problem = str(error).splitlines()[0]
+        cfg, reason = None, f"is not valid YAML ({problem})"
+    else:
+        reason = None if isinstance(cfg, DictConfig) and "system" in cfg else "holds no run config"
+    if reason is not None:
+        raise checks.SettingsError(
+            f"{path} {reason}: it is written when the run starts; restore it from a copy "
+            "of the run, or start a new run"
+        )
+    return cfg
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A ``metrics.json``, or a one-line error naming it if it is not valid JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise checks.SettingsError(
+            f"{path} is not valid JSON ({error}); rerun that job, or delete the file and pass "
+            "allow_incomplete=true to plot the others"
+        ) from None

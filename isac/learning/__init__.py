@@ -1,0 +1,9 @@
+"""Learning the sensing powers:
+
+- :mod:`isac.learning.features`    -- the network input, eq. (29)
+- :mod:`isac.learning.networks`    -- ISACNN, FC-NN and the Lambda head
+- :mod:`isac.learning.data`        -- the LightningDataModule, synthesising data in-process
+- :mod:`isac.learning.lit_module`  -- the LightningModule and loss (30)
+- :mod:`isac.learning.checkpoints` -- atomic checkpoint writes, safe and clear loading
+- :mod:`isac.learning.training`    -- one training run, its resume and its metrics.json
+"""
