@@ -21,7 +21,7 @@ from isac.learning.checkpoints import load_checkpoint
 from isac.learning.features import input_features
 from isac.learning.training import train
 
-SCHEMES = ["average", "zfbf", "traditional", "waterfilling", "zero_power", "optimum"]
+SCHEMES = ["average", "zfbf", "traditional", "waterfilling", "zero_power", "price_prior", "optimum"]
 
 
 def numpy_comm_rate(
@@ -87,7 +87,7 @@ def test_evaluate_scores_the_network_and_every_baseline(trained_run, tmp_path):
     assert by_name["traditional"]["converged_fraction"] == 1.0
     assert by_name["zero_power"]["wsnr"] == pytest.approx(0.5)
     table = json.loads((tmp_path / "evaluation.json").read_text())
-    assert table["settings"]["system"]["n_tx"] == 4 and len(table["table"]) == 7
+    assert table["settings"]["system"]["n_tx"] == 4 and len(table["table"]) == 1 + len(SCHEMES)
     assert (tmp_path / "evaluation.csv").read_text().startswith("scheme,wsnr,rate_s")
 
 
@@ -112,7 +112,15 @@ def test_predictions_export_round_trips_from_its_arrays_alone(trained_run, tmp_p
         max_s = n_rx * water_filling_by_active_sets(sigma_t[b] / noise, P_s) / (L * np.log(2))
 
         max_c = numpy_comm_rate(H[b], p[b], 0.0, L, noise)
-        for name in ["isacnn", "average", "traditional", "waterfilling", "zero_power", "optimum"]:
+        for name in [
+            "isacnn",
+            "average",
+            "traditional",
+            "waterfilling",
+            "zero_power",
+            "price_prior",
+            "optimum",
+        ]:
             sigma_s = data[f"sigma_s__{name}"][b]
             rate_s = np.sum(np.log2(1 + np.outer(sigma_t[b] * sigma_s, sigma_h))) / L
             rate_c = numpy_comm_rate(H[b], p[b], float(sigma_t[b] @ sigma_s), L, noise)

@@ -49,10 +49,12 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         )
     system: dict[str, Any] = SystemConfig().to_dict()
     beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
+    model = None
     if cfg.run is not None:
         run_cfg = read_run_config(cfg.run)
         system.update(OmegaConf.to_container(run_cfg.system))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
+        model = run_cfg.model.name
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
     settings = {
         "system": SystemConfig(**system),
@@ -62,6 +64,10 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         ),
         "seed": int(seed if cfg.data.seed is None else cfg.data.seed),
         "repeats": checks.positive_int("repeats", cfg.repeats),
+        "model": model,
+        "polish_steps": None
+        if cfg.polish_steps is None
+        else checks.non_negative_int("polish_steps", cfg.polish_steps),
     }
     requested = None if cfg.schemes is None else list(cfg.schemes)
     select_schemes(requested, settings["system"])  # refuse a bad list before any work
@@ -69,26 +75,40 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
-def load_network(cfg: DictConfig, system: SystemConfig) -> ISACModule:
-    """The run's network, refused if it was trained for another system."""
+def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
+    """The run's network, refused if it is another network than the run trained or was
+    trained for another system; with ``polish_steps``, polished at inference."""
     path = checkpoint_path(cfg.run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
         cfg.checkpoint, "checkpoint=best or checkpoint=last"
     )
     # the Lambda layer's power budget is baked in too
-    return load_checkpoint(
+    module = load_checkpoint(
         path,
-        expected=system,
+        expected=settings["system"],
         matching=(*SIZE_SETTINGS, "snr_s_db", "noise_power"),
         remedy=f"evaluate another checkpoint ({other}) or train the run again",
     )
+    if module.name != settings["model"]:
+        raise checks.SettingsError(
+            f"checkpoint {str(path)!r} holds a {module.name} network, but run {cfg.run} "
+            f"trained {settings['model']}; evaluate a checkpoint of that run"
+        )
+    if settings["polish_steps"] is not None:
+        if not hasattr(module.network, "polish_steps"):
+            raise checks.SettingsError(
+                f"polish_steps applies to networks with a price head (model=pricenet); "
+                f"the {module.name} network of run {cfg.run} has none"
+            )
+        module.network.polish_steps = settings["polish_steps"]
+    return module
 
 
 def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
     """Score the network (unless baselines only) and the schemes; write every output."""
     settings = resolve_settings(cfg)
     system: SystemConfig = settings["system"]
-    network = None if cfg.baselines_only else load_network(cfg, system)
+    network = None if cfg.baselines_only else load_network(cfg, settings)
     comparison = compare_schemes(
         system,
         network,

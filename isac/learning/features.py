@@ -30,3 +30,18 @@ def input_features(
     effective = H * (p / noise_power).sqrt().to(H.dtype)[..., None, :]
     rows = effective.mT.reshape(H.shape[0], -1)  # h_1^T, ..., h_K^T concatenated
     return torch.cat([rows.real, rows.imag, sigma_t.to(rows.real.dtype)], dim=-1)
+
+
+def channels_from_features(
+    features: torch.Tensor, system: SystemConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`input_features`: (effective channels, sigma_t) from F.
+
+    Returns:
+        (H_eff complex [n, n_rx, n_users] with columns sqrt(p_k / noise) h_k,
+        sigma_t real [n, n_tx]), in the dtype of ``features``.
+    """
+    size = system.n_rx * system.n_users
+    rows = torch.complex(features[:, :size], features[:, size : 2 * size])
+    H_eff = rows.reshape(-1, system.n_users, system.n_rx).mT
+    return H_eff, features[:, 2 * size :]

@@ -46,6 +46,8 @@ def build_network(model: dict[str, Any], system: SystemConfig) -> nn.Module:
     try:
         # a partial, called here: Hydra would turn the SystemConfig argument into a DictConfig
         network = instantiate(OmegaConf.create(spec), _partial_=True)(system)
+    except checks.SettingsError:
+        raise  # the network's own check of its options, already naming the setting
     except (InstantiationException, TypeError, ValueError) as error:
         cause = error.__cause__ or error
         raise checks.SettingsError(

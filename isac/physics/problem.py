@@ -129,6 +129,31 @@ class ProblemTerms:
             "power": sigma_s.sum(dim=-1),
         }
 
+    def echo_price(
+        self, echo: torch.Tensor, system: SystemConfig
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The price of echo power that the communication term of (28) sets at echo ``echo``.
+
+        With C(t) = (1 - alpha) Rc(t)/M_c, the KKT conditions of (28) at the optimum x*
+        are those of ``max alpha Rs(x)/M_s - nu t(x)`` over the budget with nu = -C'(t*)
+        (docs/evaluation.md, "Global optimum").
+
+        Args:
+            echo: real [n], t = sigma_t . sigma_s.
+
+        Returns:
+            (-C'(t), -C''(t)), real [n] each: the price and its derivative in t.
+        """
+        slope, curvature = rates.comm_rate_derivatives(
+            echo / system.waveform_len,
+            self.interference_eigenvalues,
+            self.signal_power,
+            system.waveform_len,
+            system.noise_power,
+        )
+        scale = (1.0 - system.alpha) / self.max_rate_c
+        return -scale * slope, -scale * curvature
+
     def sensing_weight(self, system: SystemConfig) -> torch.Tensor:
         """real [n]: w with alpha Rs/M_s = w sum_ij ln(1 + ...), i.e. alpha / (M_s L ln 2).
 

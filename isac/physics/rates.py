@@ -197,6 +197,38 @@ def comm_rate(
     return torch.log1p(sinr).mean(dim=-1) / LN2
 
 
+def comm_rate_derivatives(
+    echo_power: torch.Tensor,
+    interference_eigenvalues: torch.Tensor,
+    signal_power: torch.Tensor,
+    waveform_len: int,
+    noise_power: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and second derivatives of Rc, eq. (26), in the echo power t = sigma_t . sigma_s.
+
+    With c = t/L + noise and gamma_k(c) = sum_m b_m / (a_m + c) (:func:`interference_eigh`),
+    Rc = (1/K) sum_k log2(1 + gamma_k), so, per user, d ln(1 + gamma)/dc = gamma'/(1 + gamma)
+    and d^2 ln(1 + gamma)/dc^2 = (gamma'' (1 + gamma) - gamma'^2)/(1 + gamma)^2, with
+    gamma' = -sum b/(a + c)^2 and gamma'' = 2 sum b/(a + c)^3; dc/dt = 1/L.
+
+    Args:
+        echo_power: real [...], t/L as :func:`echo_interference` returns it.
+        interference_eigenvalues, signal_power: real [..., n_users, m], ``a`` and ``b``.
+        waveform_len: L. noise_power: sigma_n^2.
+
+    Returns:
+        (dRc/dt, d^2Rc/dt^2), real [...] each, in bits/s/Hz per unit of t and per unit^2.
+    """
+    level = (echo_power + noise_power)[..., None, None]
+    share = signal_power / (interference_eigenvalues + level)  # b/(a + c)
+    gamma = share.sum(dim=-1)
+    first = -(share / (interference_eigenvalues + level)).sum(dim=-1)
+    second = 2.0 * (share / (interference_eigenvalues + level).square()).sum(dim=-1)
+    slope = (first / (1.0 + gamma)).mean(dim=-1)
+    curvature = ((second * (1.0 + gamma) - first.square()) / (1.0 + gamma).square()).mean(dim=-1)
+    return slope / (waveform_len * LN2), curvature / (waveform_len**2 * LN2)
+
+
 def max_sensing_rate(
     sigma_t: torch.Tensor, sensing_power: float, n_rx: int, waveform_len: int, noise_power: float
 ) -> torch.Tensor:

@@ -6,8 +6,14 @@ import torch
 
 from isac.physics.problem import ProblemTerms
 from isac.physics.system import SystemConfig
+from isac.physics.waterfilling import water_filling
 from isac.schemes.registry import Powers, SchemeInputs
-from isac.schemes.solvers import distinct_levels, multilevel_water_filling, search_multiplier
+from isac.schemes.solvers import (
+    distinct_levels,
+    multilevel_water_filling,
+    powers_price_derivative,
+    search_multiplier,
+)
 
 
 def optimal_powers(
@@ -32,6 +38,112 @@ def optimal_powers(
         refine_steps=refine_steps,
     )
     return x.to(terms.sigma_t.dtype)
+
+
+def prior_price(
+    terms: ProblemTerms, system: SystemConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A closed-form guess of the optimal price, and the price that removes all power.
+
+    The guess nu_0 is the price the communication term sets at the echo t_wf of the
+    interference-unaware water-filling: nu_0 = -C'(t_wf) (:meth:`ProblemTerms.echo_price`),
+    one step of the fixed point nu = -C'(t(x(nu))) from the full-budget sensing optimum.
+
+    Returns:
+        (nu_0, nu_max, t_wf), real [n] each; at nu >= nu_max = w sum_j sigma_h,j every
+        power is priced away.
+    """
+    weight = terms.sensing_weight(system)
+    waterfilled = water_filling(terms.sigma_t / system.noise_power, system.sensing_power)
+    echo = (terms.sigma_t * waterfilled).sum(dim=-1)
+    nu_0, _ = terms.echo_price(echo, system)
+    return nu_0, weight * terms.sigma_h.sum(dim=-1), echo
+
+
+def refine_price(
+    terms: ProblemTerms, system: SystemConfig, nu: torch.Tensor, steps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Safeguarded Newton steps on the price nu of the echo power, from ``nu`` [n].
+
+    A stationary point of WSNR(x(nu)) solves r(nu) = nu - P(t(x(nu))) = 0, P(t) = -C'(t)
+    the price the communication term sets (:meth:`ProblemTerms.echo_price`); indeed
+    dWSNR/dnu = -r(nu) t'(nu) with t' <= 0, so the WSNR rises with nu while r < 0.
+    The start splits [0, nu_max] (nu_max prices all power away: zero sensing power) into
+    a bracket [lo, hi] with r(lo) < 0 <= r(hi) where that holds, and every step takes
+    Newton's step on r (r' = 1 - P'(t) t'(nu), t' from :func:`powers_price_derivative`)
+    if it lands inside the bracket, else bisects it, then shrinks the bracket by the sign
+    of r at the trial. The best point seen, zero sensing power included (WSNR 1 - alpha,
+    no water-filling needed), is returned, so the result is never worse than the start.
+    Each step costs one water-filling.
+
+    Args:
+        terms: problem terms [n]. system: the system settings.
+        nu: real [n], the starting prices (e.g. a network's prediction).
+        steps: number of steps (>= 0).
+
+    Returns:
+        (sigma_s real [n, n_tx], nu real [n]) of the best point, float64.
+    """
+    terms64 = terms.to(torch.float64)
+    weight = terms64.sensing_weight(system)
+    levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
+    nu_max = weight * terms64.sigma_h.sum(dim=-1)
+
+    def solve(prices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x(prices), r and r' there."""
+        x = multilevel_water_filling(
+            terms64.sigma_t, levels, weight, prices, system.sensing_power, counts
+        )
+        price, price_slope = terms64.echo_price((terms64.sigma_t * x).sum(dim=-1), system)
+        dx = powers_price_derivative(
+            x, terms64.sigma_t, levels, weight, system.sensing_power, counts
+        )
+        return x, prices - price, 1.0 - price_slope * (terms64.sigma_t * dx).sum(dim=-1)
+
+    nu = torch.minimum(nu.double().clamp_min(0.0), nu_max)
+    x, residual, derivative = solve(nu)
+    best_x, best_nu, best_value = x, nu, terms64.wsnr(x, system)
+    # zero sensing power (nu = nu_max) is a candidate that costs no water-filling
+    zero_better = (1.0 - system.alpha) > best_value
+    best_x = torch.where(zero_better[:, None], torch.zeros_like(x), best_x)
+    best_nu = torch.where(zero_better, nu_max, best_nu)
+    best_value = torch.where(
+        zero_better, torch.full_like(best_value, 1.0 - system.alpha), best_value
+    )
+    rising = residual < 0
+    low = torch.where(rising, nu, torch.zeros_like(nu))
+    high = torch.where(rising, nu_max, nu)
+    for _ in range(steps):
+        newton = nu - residual / derivative
+        inside = torch.isfinite(newton) & (newton > low) & (newton < high)
+        nu = torch.where(inside, newton, 0.5 * (low + high))
+        x, residual, derivative = solve(nu)
+        rising = residual < 0
+        low = torch.where(rising, nu, low)
+        high = torch.where(rising, high, nu)
+        value = terms64.wsnr(x, system)
+        better = value > best_value
+        best_x = torch.where(better[:, None], x, best_x)
+        best_nu = torch.where(better, nu, best_nu)
+        best_value = torch.where(better, value, best_value)
+    return best_x, best_nu
+
+
+def price_prior_design(inputs: SchemeInputs) -> Powers:
+    """The registered ``price_prior`` scheme: exact water-filling at the prior price of
+    :func:`prior_price`, no search and no training (an untrained PriceNet)."""
+    terms64, system = inputs.terms.to(torch.float64), inputs.system
+    nu_0, nu_max, _ = prior_price(terms64, system)
+    levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
+    x = multilevel_water_filling(
+        terms64.sigma_t,
+        levels,
+        terms64.sensing_weight(system),
+        torch.minimum(nu_0, nu_max),
+        system.sensing_power,
+        counts,
+    )
+    return Powers(x.to(inputs.terms.sigma_t.dtype))
 
 
 def optimum_design(inputs: SchemeInputs) -> Powers:

@@ -155,6 +155,16 @@ register(
 )
 register(
     Scheme(
+        "price_prior",
+        "Water-filling at the KKT price of its echo (beyond the paper)",
+        "isac.schemes.optimum:price_prior_design",
+        "mmse",
+        dict(color="C6", marker="*", linestyle="--", linewidth=1),
+        beyond_paper=True,
+    )
+)
+register(
+    Scheme(
         "optimum",
         "Global optimum (beyond the paper)",
         "isac.schemes.optimum:optimum_design",

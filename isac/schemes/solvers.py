@@ -133,6 +133,66 @@ def multilevel_water_filling(
     return torch.where(over_budget[:, None], constrained, unconstrained)
 
 
+def powers_price_derivative(
+    x: torch.Tensor,
+    sigma_t: torch.Tensor,
+    sigma_h: torch.Tensor,
+    weight: torch.Tensor,
+    budget: float,
+    counts: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """real [n, n_tx]: dx/dnu of the solution x(nu) of problem (*), by implicit differentiation.
+
+    On the support (x_i > 0), w S_i(x_i) = nu sigma_t,i + lambda, so
+    dx_i/dnu = -(sigma_t,i + dlambda/dnu) / (w D_i) with D_i = -S_i'(x_i) > 0; off it
+    dx_i/dnu = 0. Where the budget binds, sum_i dx_i = 0 fixes dlambda/dnu; elsewhere
+    lambda = 0. (Valid wherever the support does not change, i.e. almost everywhere.)
+
+    Args:
+        x: real [n, n_tx], the solution of :func:`multilevel_water_filling` at nu.
+        sigma_t, sigma_h, weight, budget, counts: as for :func:`multilevel_water_filling`.
+    """
+    gains = sigma_t[..., :, None] * sigma_h[..., None, :]
+    counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
+    curvature = weight[:, None] * (counts * (gains / (1.0 + gains * x[..., None])).square()).sum(-1)
+    active = x > 0
+    inverse = torch.where(active, 1.0 / curvature.clamp_min(torch.finfo(x.dtype).tiny), 0.0)
+    binding = active.any(dim=-1) & (x.sum(dim=-1) >= budget * (1.0 - 1e-9))
+    total = inverse.sum(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
+    dlambda = torch.where(binding, -(sigma_t * inverse).sum(dim=-1) / total, 0.0)
+    return -(sigma_t + dlambda[:, None]) * inverse
+
+
+class _WaterFillingInPrice(torch.autograd.Function):
+    """x(nu) of problem (*), differentiable in nu through :func:`powers_price_derivative`."""
+
+    @staticmethod
+    def forward(ctx, nu, sigma_t, sigma_h, weight, budget, counts):
+        x = multilevel_water_filling(sigma_t, sigma_h, weight, nu, budget, counts)
+        ctx.save_for_backward(x, sigma_t, sigma_h, weight, counts)
+        ctx.budget = budget
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_x):
+        x, sigma_t, sigma_h, weight, counts = ctx.saved_tensors
+        dx = powers_price_derivative(x, sigma_t, sigma_h, weight, ctx.budget, counts)
+        return (grad_x * dx).sum(dim=-1), None, None, None, None, None
+
+
+def water_filling_in_price(
+    nu: torch.Tensor,
+    sigma_t: torch.Tensor,
+    sigma_h: torch.Tensor,
+    weight: torch.Tensor,
+    budget: float,
+    counts: torch.Tensor,
+) -> torch.Tensor:
+    """:func:`multilevel_water_filling` as a layer: exact powers [n, n_tx] for prices nu [n],
+    with the gradient in nu by implicit differentiation (no unrolled iterations)."""
+    return _WaterFillingInPrice.apply(nu, sigma_t, sigma_h, weight, budget, counts)
+
+
 def distinct_levels(sigma_h: torch.Tensor, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Compress sigma_h [n, n_rx] to its distinct levels and their counts, both [n, m].
 

@@ -1,0 +1,112 @@
+"""PriceNet (beyond the paper): a scalar price head and an exact water-filling layer.
+
+At the optimum of (28), sigma_s solves the concave problem
+``max alpha Rs(x)/M_s - nu t(x)`` over the budget for one price nu >= 0 of the echo power
+t = sigma_t . x (docs/evaluation.md, "Global optimum"), and multi-level water-filling
+solves that problem exactly for any nu. So the network only predicts nu:
+
+1. from the features (29), the problem terms of the channel the BS knows (sigma_h, M_s,
+   M_c and each user's interference eigen-structure; no gradient needed);
+2. a closed-form prior nu_0: the price the communication term sets at the echo of the
+   interference-unaware water-filling (:func:`~isac.schemes.optimum.prior_price`; scored
+   alone as the ``price_prior`` scheme);
+3. a small MLP on scalar summaries of the problem predicts a log-correction z, and
+   nu = min(nu_0 exp(z), nu_max): at nu_max every power is priced away, so the head can
+   also choose zero sensing power;
+4. :func:`~isac.schemes.solvers.water_filling_in_price` turns nu into feasible powers,
+   differentiable in nu by implicit differentiation;
+5. optionally, when not training, ``polish_steps`` safeguarded Newton steps on nu
+   (:func:`~isac.schemes.optimum.refine_price`).
+
+The last layer starts at zero, so an untrained PriceNet is the prior nu_0. It trains with
+loss (30) like ISACNN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from isac import checks
+from isac.learning.features import channels_from_features
+from isac.physics.problem import ProblemTerms
+from isac.physics.system import SystemConfig
+from isac.schemes.optimum import prior_price, refine_price
+from isac.schemes.solvers import distinct_levels, water_filling_in_price
+
+N_SUMMARIES = 6
+LOG_FLOOR = 1e-30  # keeps the logarithms of vanishing prices finite (alpha = 0 or 1)
+
+
+def price_summaries(
+    terms: ProblemTerms, system: SystemConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The prior price, the largest useful price and the MLP's inputs, from problem terms.
+
+    Returns:
+        (nu_0 real [n], nu_max real [n], summaries real [n, N_SUMMARIES]): logarithms of
+        nu_0/nu_max, of the price at zero echo over nu_max, of 1 + t_wf/(L noise), of M_s
+        and M_c, and the elasticity of the price at t_wf (:func:`prior_price`).
+    """
+    nu_0, nu_max, echo = prior_price(terms, system)
+    _, nu_0_slope = terms.echo_price(echo, system)
+    price_at_zero, _ = terms.echo_price(torch.zeros_like(echo), system)
+
+    def log(value: torch.Tensor) -> torch.Tensor:
+        return value.clamp_min(LOG_FLOOR).log()
+
+    summaries = torch.stack(
+        [
+            log(nu_0) - log(nu_max),
+            log(price_at_zero) - log(nu_max),
+            torch.log1p(echo / (system.waveform_len * system.noise_power)),
+            log(terms.max_rate_s),
+            log(terms.max_rate_c),
+            nu_0_slope * echo / nu_0.clamp_min(LOG_FLOOR),
+        ],
+        dim=-1,
+    )
+    return nu_0, nu_max, summaries
+
+
+class PriceNet(nn.Module):
+    """A price head on scalar summaries of the problem, then exact water-filling.
+
+    Args:
+        system: the system settings (sizes, P_s, alpha, L, noise).
+        hidden: width of the two hidden layers (>= 1).
+        polish_steps: Newton steps on the price after the network, at inference (>= 0).
+    """
+
+    def __init__(self, system: SystemConfig, hidden: int = 32, polish_steps: int = 0) -> None:
+        super().__init__()
+        self.system = system
+        hidden = checks.positive_int("model.network.hidden", hidden)
+        self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
+        self.norm = nn.BatchNorm1d(N_SUMMARIES)
+        self.trunk = nn.Sequential(
+            nn.Linear(N_SUMMARIES, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.head = nn.Linear(hidden, 1)
+        nn.init.zeros_(self.head.weight)  # start at the prior nu_0
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
+        system = self.system
+        with torch.no_grad():
+            H_eff, sigma_t = channels_from_features(features.double(), system)
+            noise = torch.full(H_eff.shape[::2], system.noise_power, dtype=torch.float64)
+            terms = ProblemTerms.from_channels(H_eff, noise, sigma_t, system)
+            nu_0, nu_max, summaries = price_summaries(terms, system)
+            levels, counts = distinct_levels(terms.sigma_h, system.n_users)
+        correction = self.head(self.trunk(self.norm(summaries.to(features.dtype))))[:, 0]
+        nu = torch.minimum(nu_0 * torch.exp(correction.double()), nu_max)
+        if self.polish_steps and not self.training:
+            sigma_s, _ = refine_price(terms, system, nu.detach(), self.polish_steps)
+        else:
+            weight = terms.sensing_weight(system)
+            sigma_s = water_filling_in_price(
+                nu, terms.sigma_t, levels, weight, system.sensing_power, counts
+            )
+        return sigma_s.to(features.dtype)
