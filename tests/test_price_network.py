@@ -67,13 +67,16 @@ def test_water_filling_layer_gradient_matches_finite_differences(settings, seed)
         )
         return terms.wsnr(x, system)
 
-    (gradient,) = torch.autograd.grad(wsnr(nu).sum(), nu)
-    h = 1e-7 * nu.detach()
+    value = wsnr(nu)
+    (gradient,) = torch.autograd.grad(value.sum(), nu)
+    h = 1e-5 * nu.detach()
     with torch.no_grad():
         central = (wsnr(nu + h) - wsnr(nu - h)) / (2 * h)
-    error = (gradient - central).abs() / central.abs().clamp_min(1e-9)
-    # a sample whose support changes inside [nu - h, nu + h] has a kink there
-    assert error.median() < 1e-7 and torch.quantile(error, 0.95) < 1e-5, error.max()
+    # relative to the gradient's natural size WSNR/nu where the gradient itself is ~0 (the
+    # whole budget on one eigen-channel): there the differences are round-off
+    scale = value.detach() / nu.detach()
+    error = (gradient - central).abs() / (central.abs() + 1e-6 * scale)
+    assert error.median() < 1e-8 and error.max() < 1e-4, error.max()
 
 
 @pytest.mark.parametrize(

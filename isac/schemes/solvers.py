@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 NEWTON_STEPS = 8  # Newton on 1/S converges to machine precision in about 4 steps
+NEWTON_TOLERANCE = 1e-15  # relative step below which Newton on 1/S has converged
 MULTIPLIER_STEPS = 60  # safeguarded Newton/bisection steps on the budget multiplier
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -57,7 +58,12 @@ def _powers_for_prices(
         shares = gains / (1.0 + gains * x[..., None])
         total, squares = (counts * shares).sum(dim=-1), (counts * shares.square()).sum(dim=-1)
         step = (1.0 / total - target) * total.square() / squares
-        x = torch.where(active, (x - step).clamp_min(0.0), x)
+        updated = torch.where(active, (x - step).clamp_min(0.0), x)
+        # quadratic convergence: a step at round-off means the next would change nothing
+        settled = ((updated - x).abs() <= NEWTON_TOLERANCE * updated).all()
+        x = updated
+        if settled:
+            break
     shares = gains / (1.0 + gains * x[..., None])
     slope = weight[:, None] * (counts * shares.square()).sum(dim=-1)  # -d(w S_i)/dx
     derivative = torch.where(
@@ -78,9 +84,8 @@ def multilevel_water_filling(
 
     Each x_i is a water-filling over n_rx levels (one per sigma_h,j) at price
     kappa_i = nu sigma_t,i + lambda; the budget multiplier lambda >= 0 solves
-    sum_i x_i(lambda) = P by safeguarded Newton steps (sum_i x_i is convex and
-    decreasing in lambda, so Newton from below never overshoots) with bisection as
-    the fallback.
+    sum_i x_i(lambda) = P by Newton steps on the reciprocal 1/sum_i x_i, nearly affine
+    in lambda, safeguarded by bisection.
 
     Args:
         sigma_t: real [n, n_tx] (> 0). sigma_h: real [n, m] (> 0), the levels.
@@ -91,6 +96,32 @@ def multilevel_water_filling(
     Returns:
         real [n, n_tx], feasible powers aligned with ``sigma_t``.
     """
+    x, _ = water_filling_from(sigma_t, sigma_h, weight, nu, budget, counts)
+    return x
+
+
+def water_filling_from(
+    sigma_t: torch.Tensor,
+    sigma_h: torch.Tensor,
+    weight: torch.Tensor,
+    nu: torch.Tensor,
+    budget: float,
+    counts: torch.Tensor | None = None,
+    start: tuple[torch.Tensor, torch.Tensor] | None = None,
+    tolerance: float = 1e-13,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`multilevel_water_filling` from a warm start, returning its multiplier too.
+
+    Args:
+        sigma_t, sigma_h, weight, nu, budget, counts: as for :func:`multilevel_water_filling`.
+        start: (lambda [n], x [n, n_tx]) of a nearby problem (e.g. the previous nu of a
+            sweep), or None for a cold start. Only the speed depends on it.
+        tolerance: how close to the budget sum_i x_i must come before the final rescaling
+            onto it, relative to max(P, 1); looser is faster and still feasible.
+
+    Returns:
+        (x real [n, n_tx], lambda real [n]): the powers and the budget multiplier.
+    """
     gains = sigma_t[..., :, None] * sigma_h[..., None, :]
     counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
     base_prices = nu[:, None] * sigma_t
@@ -100,37 +131,77 @@ def multilevel_water_filling(
     def solve(prices: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _powers_for_prices(gains, counts, weight, marginal_at_zero, prices, start)
 
-    unconstrained, _ = solve(base_prices, torch.zeros_like(sigma_t))
+    warm_x = torch.zeros_like(sigma_t) if start is None else start[1]
+    unconstrained, dx = solve(base_prices, warm_x)
     over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
+    # Newton on 1/X(lambda) - 1/P, X = sum_i x_i(lambda), from lambda = 0: X behaves like
+    # c/(lambda + a), so its reciprocal is nearly affine and Newton needs a few steps
+    # where Newton on X itself crawls. The bracket [low, high] (X > P at low, X <= P at
+    # high) catches any overshoot by bisection.
     low = torch.zeros_like(nu)
     high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
-    # bisection until a point below lambda* is found, then Newton from it: Newton from
-    # lambda = 0 itself crawls, as sum x(lambda) behaves like 1/lambda there
-    x_low = torch.zeros_like(sigma_t)
-    excess_low = torch.full_like(nu, math.inf)
-    slope_low = torch.full_like(nu, -math.inf)
-    tolerance = 1e-13 * max(budget, 1.0)
+    multiplier, x = low.clone(), unconstrained
+    if start is not None:
+        multiplier = torch.where(over_budget, torch.minimum(start[0], high), low)
+        x, dx = solve(base_prices + multiplier[:, None], warm_x)
+    tolerance = tolerance * max(budget, 1.0)
+    # the samples still searching, as rows of the full batch; a finished one leaves the
+    # batch, so the last iterations of a few slow samples cost little
+    rows = torch.arange(len(nu), device=nu.device)
+    state = {
+        "gains": gains,
+        "counts": counts.expand(len(nu), -1, -1),
+        "weight": weight,
+        "marginal": marginal_at_zero,
+        "base": base_prices,
+        "low": low,
+        "high": high,
+        "multiplier": multiplier,
+        "x": x,
+        "dx": dx,
+    }
+    multiplier_out, x_out = multiplier.clone(), x.clone()
     for _ in range(MULTIPLIER_STEPS):
-        newton = low - excess_low / slope_low
-        usable = torch.isfinite(newton) & (newton > low) & (newton < high)
-        trial = torch.where(usable, newton, 0.5 * (low + high))
-        x, dx = solve(base_prices + trial[:, None], x_low)
-        excess = x.sum(dim=-1) - budget
-        above = excess > 0
-        low = torch.where(above, trial, low)
-        high = torch.where(above, high, trial)
-        x_low = torch.where(above[:, None], x, x_low)
-        excess_low = torch.where(above, excess, excess_low)
-        slope_low = torch.where(above, dx.sum(dim=-1), slope_low)
-        if ((excess_low <= tolerance) | ~over_budget).all():
+        total = state["x"].sum(dim=-1)
+        above = ~(total <= budget)  # an infinite or undefined X (lambda = 0, nu = 0) too
+        state["low"] = torch.where(above, state["multiplier"], state["low"])
+        state["high"] = torch.where(above, state["high"], state["multiplier"])
+        # d(1/X)/dlambda = -X'/X^2 with X' = sum_i dx_i/dkappa_i < 0
+        newton = state["multiplier"] - (1.0 / total - 1.0 / budget) * total.square() / -state[
+            "dx"
+        ].sum(dim=-1)
+        usable = torch.isfinite(newton) & (newton > state["low"]) & (newton < state["high"])
+        step = torch.where(usable, newton, 0.5 * (state["low"] + state["high"]))
+        # done: on the budget, or stalled at round-off (an ill-conditioned X may never
+        # come closer than the tolerance), or never over it
+        stalled = (step - state["multiplier"]).abs() <= 1e-14 * state["multiplier"].abs()
+        done = ((total - budget).abs() <= tolerance) | stalled | ~over_budget[rows]
+        x_out[rows], multiplier_out[rows] = state["x"], state["multiplier"]
+        if done.all():
             break
-    # Newton approaches lambda* from below, so x(low) spends a hair over the budget
-    # (or, where it never started, x(high) a little under it): rescale onto the budget
-    x_final, _ = solve(base_prices + high[:, None], x_low)
-    x_final = torch.where(torch.isfinite(excess_low)[:, None], x_low, x_final)
-    total = x_final.sum(dim=-1).clamp_min(torch.finfo(x_final.dtype).tiny)
-    constrained = x_final * (budget / total)[:, None]
-    return torch.where(over_budget[:, None], constrained, unconstrained)
+        if done.any():
+            keep = ~done
+            rows, step = rows[keep], step[keep]
+            state = {name: value[keep] for name, value in state.items()}
+        state["multiplier"] = step
+        # warm start from the last powers (Newton on 1/S_i converges from any finite start)
+        state["x"], state["dx"] = _powers_for_prices(
+            state["gains"],
+            state["counts"],
+            state["weight"],
+            state["marginal"],
+            state["base"] + step[:, None],
+            torch.where(state["x"].isfinite(), state["x"], 0.0),
+        )
+    else:
+        x_out[rows], multiplier_out[rows] = state["x"], state["multiplier"]
+    # X is within the tolerance of the budget: rescale onto it exactly
+    total = x_out.sum(dim=-1).clamp_min(torch.finfo(x_out.dtype).tiny)
+    constrained = x_out * (budget / total)[:, None]
+    return (
+        torch.where(over_budget[:, None], constrained, unconstrained),
+        torch.where(over_budget, multiplier_out, 0.0),
+    )
 
 
 def powers_price_derivative(
