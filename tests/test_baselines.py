@@ -11,9 +11,9 @@ from isac.checks import SettingsError
 from isac.physics import rates
 from isac.physics.system import SystemConfig
 from isac.schemes.beams import zero_forcing_beams
-from isac.schemes.optimum import optimal_powers
+from isac.schemes.optimum import golden_search_optimum, optimal_powers
 from isac.schemes.registry import SCHEMES, Scheme, register, select_schemes
-from isac.schemes.solvers import distinct_levels, multilevel_water_filling
+from isac.schemes.solvers import distinct_levels, multilevel_water_filling, water_filling_from
 from isac.schemes.traditional import traditional_powers
 
 CASES = [  # (system settings, seed)
@@ -186,3 +186,27 @@ def test_registry_selects_the_schemes_a_system_can_serve():
     with pytest.raises(ValueError, match="registered twice"):
         register(SCHEMES["average"])
     assert isinstance(SCHEMES["optimum"], Scheme) and SCHEMES["optimum"].beyond_paper
+
+
+@pytest.mark.parametrize(("settings", "seed"), CASES)
+def test_optimum_equals_the_first_method_and_warm_starts_change_nothing(settings, seed):
+    system = SystemConfig(**settings)
+    _, terms = instance(system, n=64, seed=seed)
+    fast = terms.wsnr(optimal_powers(terms, system), system)
+    first = terms.wsnr(golden_search_optimum(terms, system), system)
+    torch.testing.assert_close(fast, first, rtol=1e-9, atol=0.0)
+    # a water-filling warm-started from another price's solution is the cold one
+    weight = terms.sensing_weight(system)
+    levels, counts = distinct_levels(terms.sigma_h, system.n_users)
+    nu_max = weight * terms.sigma_h.sum(-1)
+    cold, cold_multiplier = water_filling_from(
+        terms.sigma_t, levels, weight, 0.3 * nu_max, system.sensing_power, counts
+    )
+    other = water_filling_from(
+        terms.sigma_t, levels, weight, 0.05 * nu_max, system.sensing_power, counts
+    )
+    warm, warm_multiplier = water_filling_from(
+        terms.sigma_t, levels, weight, 0.3 * nu_max, system.sensing_power, counts, other
+    )
+    torch.testing.assert_close(warm, cold, rtol=1e-10, atol=1e-12 * system.sensing_power)
+    torch.testing.assert_close(warm_multiplier, cold_multiplier, rtol=1e-8, atol=1e-15)

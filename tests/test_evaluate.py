@@ -145,6 +145,8 @@ def test_predictions_export_round_trips_from_its_arrays_alone(trained_run, tmp_p
     for name, values in all_wsnr.items():
         expected = 100.0 * values.mean() / all_wsnr["optimum"].mean()
         assert rows[name]["pct_of_optimum"] == pytest.approx(expected, rel=1e-9)
+        worst = 100.0 * (values / all_wsnr["optimum"]).min()
+        assert rows[name]["worst_pct_of_optimum"] == pytest.approx(worst, rel=1e-9)
 
 
 def network_powers(checkpoint: Path, data) -> np.ndarray:

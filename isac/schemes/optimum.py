@@ -43,7 +43,7 @@ def optimal_powers(
         x, multiplier = water_filling_from(
             terms64.sigma_t, levels, weight, nu, system.sensing_power, counts, start, 1e-9
         )
-        start = (multiplier, x)
+        start = (x, multiplier)
         value = terms64.wsnr(x, system)
         better = value > best_value
         best_value = torch.where(better, value, best_value)
@@ -142,7 +142,7 @@ def refine_price(
         x, multiplier = water_filling_from(
             terms64.sigma_t, levels, weight, prices, system.sensing_power, counts, warm[0]
         )
-        warm[0] = (multiplier, x)
+        warm[0] = (x, multiplier)
         price, price_slope = terms64.echo_price((terms64.sigma_t * x).sum(dim=-1), system)
         dx = powers_price_derivative(
             x, terms64.sigma_t, levels, weight, system.sensing_power, counts

@@ -24,6 +24,7 @@ import torch
 
 NEWTON_STEPS = 8  # Newton on 1/S converges to machine precision in about 4 steps
 NEWTON_TOLERANCE = 1e-15  # relative step below which Newton on 1/S has converged
+NEAR_BUDGET = 1e-8  # relative distance to the budget within which a stalled search is done
 MULTIPLIER_STEPS = 60  # safeguarded Newton/bisection steps on the budget multiplier
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -114,8 +115,9 @@ def water_filling_from(
 
     Args:
         sigma_t, sigma_h, weight, nu, budget, counts: as for :func:`multilevel_water_filling`.
-        start: (lambda [n], x [n, n_tx]) of a nearby problem (e.g. the previous nu of a
-            sweep), or None for a cold start. Only the speed depends on it.
+        start: (x [n, n_tx], lambda [n]) as this function returned them for a nearby
+            problem (e.g. the previous nu of a sweep), or None for a cold start. Only the
+            speed depends on it.
         tolerance: how close to the budget sum_i x_i must come before the final rescaling
             onto it, relative to max(P, 1); looser is faster and still feasible.
 
@@ -131,7 +133,7 @@ def water_filling_from(
     def solve(prices: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _powers_for_prices(gains, counts, weight, marginal_at_zero, prices, start)
 
-    warm_x = torch.zeros_like(sigma_t) if start is None else start[1]
+    warm_x = torch.zeros_like(sigma_t) if start is None else start[0]
     unconstrained, dx = solve(base_prices, warm_x)
     over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
     # Newton on 1/X(lambda) - 1/P, X = sum_i x_i(lambda), from lambda = 0: X behaves like
@@ -142,7 +144,8 @@ def water_filling_from(
     high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
     multiplier, x = low.clone(), unconstrained
     if start is not None:
-        multiplier = torch.where(over_budget, torch.minimum(start[0], high), low)
+        # at lambda >= high every power is priced away: start below it
+        multiplier = torch.where(over_budget & (start[1] < high), start[1], low)
         x, dx = solve(base_prices + multiplier[:, None], warm_x)
     tolerance = tolerance * max(budget, 1.0)
     # the samples still searching, as rows of the full batch; a finished one leaves the
@@ -170,12 +173,17 @@ def water_filling_from(
         newton = state["multiplier"] - (1.0 / total - 1.0 / budget) * total.square() / -state[
             "dx"
         ].sum(dim=-1)
-        usable = torch.isfinite(newton) & (newton > state["low"]) & (newton < state["high"])
+        near = (total - budget).abs() <= NEAR_BUDGET * max(budget, 1.0)
+        moves = (newton - state["multiplier"]).abs() > 1e-14 * state["multiplier"].abs()
+        inside = (newton > state["low"]) & (newton < state["high"])
+        # far from the budget, a Newton step that does not move (X ~ 0 near the top of the
+        # bracket) gives way to bisection
+        usable = torch.isfinite(newton) & inside & (moves | near)
         step = torch.where(usable, newton, 0.5 * (state["low"] + state["high"]))
-        # done: on the budget, or stalled at round-off (an ill-conditioned X may never
-        # come closer than the tolerance), or never over it
+        # done: on the budget; or, near it, stalled at round-off (an ill-conditioned X may
+        # never come closer than the tolerance); or never over it
         stalled = (step - state["multiplier"]).abs() <= 1e-14 * state["multiplier"].abs()
-        done = ((total - budget).abs() <= tolerance) | stalled | ~over_budget[rows]
+        done = ((total - budget).abs() <= tolerance) | (stalled & near) | ~over_budget[rows]
         x_out[rows], multiplier_out[rows] = state["x"], state["multiplier"]
         if done.all():
             break
