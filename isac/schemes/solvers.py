@@ -136,10 +136,10 @@ def water_filling_from(
     warm_x = torch.zeros_like(sigma_t) if start is None else start[0]
     unconstrained, dx = solve(base_prices, warm_x)
     over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
-    # Newton on 1/X(lambda) - 1/P, X = sum_i x_i(lambda), from lambda = 0: X behaves like
-    # c/(lambda + a), so its reciprocal is nearly affine and Newton needs a few steps
-    # where Newton on X itself crawls. The bracket [low, high] (X > P at low, X <= P at
-    # high) catches any overshoot by bisection.
+    # Newton on 1/X(lambda) - 1/P, X = sum_i x_i(lambda), from lambda = 0 or the warm
+    # start: X behaves like c/(lambda + a), so its reciprocal is nearly affine and Newton
+    # needs a few steps where Newton on X itself crawls. The bracket [low, high]
+    # (X > P at low, X <= P at high) catches any overshoot by bisection.
     low = torch.zeros_like(nu)
     high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
     multiplier, x = low.clone(), unconstrained
