@@ -96,8 +96,15 @@ class PriceNet(nn.Module):
         system = self.system
         with torch.no_grad():
             H_eff, sigma_t = channels_from_features(features.double(), system)
-            noise = torch.full(H_eff.shape[::2], system.noise_power, dtype=torch.float64)
-            terms = ProblemTerms.from_channels(H_eff, noise, sigma_t, system)
+            # the features carry sqrt(p_k / noise) h_k, so powers equal to the noise power
+            # give back H diag(p) H^H, and with it every term of (28)
+            powers = torch.full(
+                (len(features), system.n_users),
+                system.noise_power,
+                dtype=torch.float64,
+                device=features.device,
+            )
+            terms = ProblemTerms.from_channels(H_eff, powers, sigma_t, system)
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
         correction = self.head(self.trunk(self.norm(summaries.to(features.dtype))))[:, 0]
