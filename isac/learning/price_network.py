@@ -48,8 +48,8 @@ def price_summaries(
         nu_0/nu_max, of the price at zero echo over nu_max, of 1 + t_wf/(L noise), of M_s
         and M_c, and the elasticity of the price at t_wf (:func:`prior_price`).
     """
-    nu_0, nu_max, echo = prior_price(terms, system)
-    _, nu_0_slope = terms.echo_price(echo, system)
+    nu_0, nu_0_slope, echo = prior_price(terms, system)
+    nu_max = terms.full_price(system)
     price_at_zero, _ = terms.echo_price(torch.zeros_like(echo), system)
 
     def log(value: torch.Tensor) -> torch.Tensor:

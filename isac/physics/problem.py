@@ -162,6 +162,11 @@ class ProblemTerms:
         """
         return system.alpha / (self.max_rate_s * system.waveform_len * rates.LN2)
 
+    def full_price(self, system: SystemConfig) -> torch.Tensor:
+        """real [n]: nu_max = w sum_j sigma_h,j, the price of echo power at and above which
+        the concave problem of :mod:`isac.schemes.solvers` spends no power at all."""
+        return self.sensing_weight(system) * self.sigma_h.sum(dim=-1)
+
     def wsnr(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
         """real [n]: the objective (28) for ``sigma_s`` [n, n_tx]."""
         return rates.wsnr(

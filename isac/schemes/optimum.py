@@ -32,11 +32,11 @@ def optimal_powers(
     """
     terms64 = terms.to(torch.float64)
     weight = terms64.sensing_weight(system)
-    nu_max = weight * terms64.sigma_h.sum(dim=-1)
+    nu_max = terms64.full_price(system)
     levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
     best_value = torch.full_like(nu_max, -torch.inf)
     best_index = torch.zeros_like(nu_max, dtype=torch.long)
-    start = None
+    start = best = None
     for index in range(grid_points):
         nu = index / (grid_points - 1) * nu_max
         # the grid only ranks its cells: values to 1e-9 do that; the polish is exact
@@ -48,6 +48,14 @@ def optimal_powers(
         better = value > best_value
         best_value = torch.where(better, value, best_value)
         best_index = torch.where(better, index, best_index)
+        best = (
+            start
+            if best is None
+            else (
+                torch.where(better[:, None], x, best[0]),
+                torch.where(better, multiplier, best[1]),
+            )
+        )
     cell = nu_max / (grid_points - 1)
     x, _ = refine_price(
         terms64,
@@ -58,6 +66,7 @@ def optimal_powers(
             (best_index - 1).clamp_min(0) * cell,
             (best_index + 1).clamp_max(grid_points - 1) * cell,
         ),
+        start=best,  # the grid's solution at that price: no cold solve again
     )
     return x.to(terms.sigma_t.dtype)
 
@@ -75,7 +84,7 @@ def golden_search_optimum(terms: ProblemTerms, system: SystemConfig) -> torch.Te
             terms64.sigma_t, levels, weight, nu, system.sensing_power, counts
         ),
         lambda x: terms64.wsnr(x, system),
-        weight * terms64.sigma_h.sum(dim=-1),
+        terms64.full_price(system),
     )
     return x.to(terms.sigma_t.dtype)
 
@@ -83,21 +92,19 @@ def golden_search_optimum(terms: ProblemTerms, system: SystemConfig) -> torch.Te
 def prior_price(
     terms: ProblemTerms, system: SystemConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A closed-form guess of the optimal price, and the price that removes all power.
+    """A closed-form guess of the optimal price of echo power.
 
     The guess nu_0 is the price the communication term sets at the echo t_wf of the
     interference-unaware water-filling: nu_0 = -C'(t_wf) (:meth:`ProblemTerms.echo_price`),
     one step of the fixed point nu = -C'(t(x(nu))) from the full-budget sensing optimum.
 
     Returns:
-        (nu_0, nu_max, t_wf), real [n] each; at nu >= nu_max = w sum_j sigma_h,j every
-        power is priced away.
+        (nu_0, -C''(t_wf), t_wf), real [n] each: the price, its slope in t, and the echo.
     """
-    weight = terms.sensing_weight(system)
     waterfilled = water_filling(terms.sigma_t / system.noise_power, system.sensing_power)
     echo = (terms.sigma_t * waterfilled).sum(dim=-1)
-    nu_0, _ = terms.echo_price(echo, system)
-    return nu_0, weight * terms.sigma_h.sum(dim=-1), echo
+    nu_0, nu_0_slope = terms.echo_price(echo, system)
+    return nu_0, nu_0_slope, echo
 
 
 def refine_price(
@@ -106,6 +113,7 @@ def refine_price(
     nu: torch.Tensor,
     steps: int,
     bounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+    start: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Safeguarded Newton steps on the price nu of the echo power, from ``nu`` [n].
 
@@ -126,6 +134,8 @@ def refine_price(
         steps: the most steps (>= 0); it stops sooner once every price has settled.
         bounds: (low, high) real [n] each, an interval around ``nu`` to search in; by
             default [0, nu_max].
+        start: (x, lambda) of a water-filling at or near ``nu`` to start the first solve
+            from (:func:`~isac.schemes.solvers.water_filling_from`); only speed depends on it.
 
     Returns:
         (sigma_s real [n, n_tx], nu real [n]) of the best point, float64.
@@ -133,16 +143,16 @@ def refine_price(
     terms64 = terms.to(torch.float64)
     weight = terms64.sensing_weight(system)
     levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
-    nu_max = weight * terms64.sigma_h.sum(dim=-1)
-
-    warm: list[tuple[torch.Tensor, torch.Tensor] | None] = [None]  # the last solution
+    nu_max = terms64.full_price(system)
+    warm = start  # the last solution, to start the next water-filling from
 
     def solve(prices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x(prices), r and r' there."""
+        nonlocal warm
         x, multiplier = water_filling_from(
-            terms64.sigma_t, levels, weight, prices, system.sensing_power, counts, warm[0]
+            terms64.sigma_t, levels, weight, prices, system.sensing_power, counts, warm
         )
-        warm[0] = (x, multiplier)
+        warm = (x, multiplier)
         price, price_slope = terms64.echo_price((terms64.sigma_t * x).sum(dim=-1), system)
         dx = powers_price_derivative(
             x, terms64.sigma_t, levels, weight, system.sensing_power, counts
@@ -186,13 +196,13 @@ def price_prior_design(inputs: SchemeInputs) -> Powers:
     """The registered ``price_prior`` scheme: exact water-filling at the prior price of
     :func:`prior_price`, no search and no training (an untrained PriceNet)."""
     terms64, system = inputs.terms.to(torch.float64), inputs.system
-    nu_0, nu_max, _ = prior_price(terms64, system)
+    nu_0, _, _ = prior_price(terms64, system)
     levels, counts = distinct_levels(terms64.sigma_h, system.n_users)
     x = multilevel_water_filling(
         terms64.sigma_t,
         levels,
         terms64.sensing_weight(system),
-        torch.minimum(nu_0, nu_max),
+        torch.minimum(nu_0, terms64.full_price(system)),
         system.sensing_power,
         counts,
     )
