@@ -15,7 +15,6 @@ It prints a markdown table and a summary, and writes optimum_speed.csv under --o
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from isac.config import CONF_DIR, register
+from isac.experiments.runs import write_csv
 from isac.learning.training import system_from_config
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
@@ -87,11 +87,7 @@ def main() -> None:
                 }
             )
             print(rows[-1], flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "optimum_speed.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "optimum_speed.csv", rows)
     print(f"threads={torch.get_num_threads()} n_test={args.n_test}")
     print("| figure | point | ms/sample | first method | speed-up | max rel. difference |")
     print("|---|---|---|---|---|---|")

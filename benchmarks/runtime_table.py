@@ -13,7 +13,6 @@ It prints a markdown table and writes runtime.csv under --out.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 
 from isac.config import compose_config
 from isac.experiments.evaluation import design_network
+from isac.experiments.runs import write_csv
 from isac.learning.training import build_module, system_from_config
 from isac.physics.scenario import sample_scenario
 
@@ -61,11 +61,7 @@ def main() -> None:
                     "ms_batched": batched_ms,
                 }
             )
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "runtime.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "runtime.csv", rows)
     print(f"threads={torch.get_num_threads()} batch={args.batch}")
     print("| setting | value | ms/sample, batch 1 | ms/sample, batched |")
     print("|---|---|---|---|")

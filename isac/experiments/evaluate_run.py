@@ -8,7 +8,6 @@ Outputs, in the evaluation's directory (``<run>/evaluation`` for a trained run):
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from isac import checks
 from isac.config import CsiConfig, DataConfig
 from isac.experiments.evaluation import Design, compare_schemes
-from isac.experiments.runs import checkpoint_path, read_run_config, write_json
+from isac.experiments.runs import checkpoint_path, read_run_config, write_csv, write_json
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
 from isac.physics.scenario import Scenario
@@ -137,10 +136,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
 def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: Path) -> None:
     """evaluation.csv (the table) and evaluation.json (table and settings)."""
     columns = list(TABLE_COLUMNS) + sorted({k for row in rows for k in row} - set(TABLE_COLUMNS))
-    with (out_dir / "evaluation.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / "evaluation.csv", rows, columns)
     meta = {**settings, "system": settings["system"].to_dict()}
     write_json(out_dir / "evaluation.json", {"settings": meta, "table": rows})
 

@@ -13,7 +13,6 @@ so importing this module changes nothing for the caller.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from isac import checks
+from isac.experiments.runs import write_csv
 from isac.experiments.sweeps import Run, latest_sweep, load_sweep
 from isac.physics.system import SIZE_SETTINGS, SystemConfig
 from isac.schemes.registry import SCHEMES
@@ -418,10 +418,7 @@ def write_figure(name: str, runs: list[Run], out_dir: Path) -> tuple[Path, Path]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out_dir / f"{name}.csv", out_dir / f"{name}.png"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(csv_path, rows)
     fig.savefig(png_path, dpi=130, bbox_inches="tight")
     return csv_path, png_path
 

@@ -14,10 +14,12 @@ file read back gives one line that names it, says what is wrong and what to do.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +61,18 @@ def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> No
 def write_json(path: str | Path, data: Any) -> None:
     """``data`` as indented JSON at ``path``, atomically."""
     text = json.dumps(data, indent=2).encode()
+    write_atomically(path, lambda handle: handle.write(text))
+
+
+def write_csv(
+    path: str | Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None
+) -> None:
+    """``rows`` as CSV at ``path``, atomically; ``columns`` default to the first row's keys."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns or rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    text = buffer.getvalue().encode()
     write_atomically(path, lambda handle: handle.write(text))
 
 
