@@ -123,17 +123,18 @@ def plot_groups(
     *,
     scheme: str | None,
     optimum: bool = True,
-    style: dict[str, Any] | None = None,
+    style: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
 ) -> None:
     """One line of ``y`` against ``x`` for ``scheme`` per value of the ``group`` keys.
 
-    The i-th group is drawn in colour i with ``style``, labelled ``label(*group values)``;
+    The i-th group is drawn in colour i with ``style`` (or ``style(i)``, to vary it by
+    group), labelled ``label(*group values)``;
     with ``optimum``, the global optimum of the same group is drawn dotted in its colour.
     ``scheme=None`` takes every row (rows without a ``scheme`` column).
     """
     for i, values in enumerate(sorted({tuple(r[key] for key in group) for r in rows})):
         where = dict(zip(group, values, strict=True))
-        line = {"color": f"C{i}", "marker": "o", **(style or {})}
+        line = {"color": f"C{i}", "marker": "o", **((style(i) if callable(style) else style) or {})}
         chosen = where if scheme is None else {**where, "scheme": scheme}
         ax.plot(*series(rows, x, y, **chosen), label=label(*values), **line)
         if optimum:
@@ -316,17 +317,16 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
         axes, ("wsnr", "rate_s", "rate_c"), titles, ylabels, strict=True
     ):
         # the paper's metric barely moves with beta: markers shrinking with beta keep all visible
-        for i, beta in enumerate(sorted({r["beta"] for r in rows})):
-            plot_groups(
-                ax,
-                [r for r in rows if r["beta"] == beta],
-                "n_rx",
-                key,
-                ("beta",),
-                lambda b: f"β = {b:g}",
-                scheme=learned,
-                style={"color": f"C{i}", "marker": "osv"[i % 3], "markersize": 9 - 2.5 * (i % 3)},
-            )
+        plot_groups(
+            ax,
+            rows,
+            "n_rx",
+            key,
+            ("beta",),
+            lambda b: f"β = {b:g}",
+            scheme=learned,
+            style=lambda i: {"marker": "osv"[i % 3], "markersize": 9 - 2.5 * (i % 3)},
+        )
         ax.set(xlabel=AXIS_LABELS["n_rx"], ylabel=ylabel, title=title)
     for ax, key in ((axes[0], "wsnr_bs_beams"), (axes[2], "rate_c_bs_beams")):
         plot_groups(
