@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 
 NEWTON_STEPS = 8  # Newton on 1/S converges to machine precision in about 4 steps
-NEWTON_TOLERANCE = 1e-15  # relative step below which Newton on 1/S has converged
+NEWTON_TOLERANCE = 1e-8  # relative step after which the next would be at round-off (quadratic)
 NEAR_BUDGET = 1e-8  # relative distance to the budget within which a stalled search is done
 MULTIPLIER_STEPS = 60  # safeguarded Newton/bisection steps on the budget multiplier
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
