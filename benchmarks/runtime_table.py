@@ -1,11 +1,19 @@
-"""Table I: the learned scheme's online time per sample against n_tx, n_rx and n_users.
+"""Table I: a learned design's online time per sample against n_tx, n_rx and n_users.
 
 Online time = pre-processing (EVD of R_T), features (29), the network, and the recovery
-of S (31) and the beams w_k (32), from the inputs a BS holds (float32 on the CPU).
-The time does not depend on the weights, so untrained ISACNNs of each size are used.
-Each row varies one setting with the others at Table II. Run:
+of S (31) and the beams w_k (32), from the inputs a BS holds (float32 on the CPU),
+through the design API (:class:`isac.designer.Designer`) with its input checks:
 
-    python benchmarks/runtime_table.py [--batch 2000] [--single 200] [--out outputs/runtime]
+- batch 1: one sample per call, the latency a BS sees once per coherence interval;
+- batched: ``--batch`` samples in one call, per sample;
+- floor: the linear algebra no design avoids, timed alike at batch 1: the EVD of R_T
+  and one Hermitian solve for the users' MMSE beams.
+
+The time does not depend on the weights, so untrained ISACNNs of each size are used.
+Each row varies one setting with the others at Table II; the paper's Table I is beside
+it. Run:
+
+    python benchmarks/runtime_table.py [--batch 2000] [--single 500] [--out outputs/runtime]
 
 It prints a markdown table and writes runtime.csv under --out.
 """
@@ -14,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from isac.config import compose_config
-from isac.experiments.evaluation import design_network
+from isac.designer import Designer
+from isac.experiments.figures import PAPER_TABLE1_MS
 from isac.experiments.runs import write_csv
 from isac.learning.training import build_module, system_from_config
 from isac.physics.scenario import sample_scenario
@@ -27,48 +38,72 @@ from isac.physics.scenario import sample_scenario
 SWEEPS = {"n_tx": range(4, 17, 2), "n_rx": range(4, 17, 2), "n_users": range(2, 9)}
 
 
-def time_per_sample(setting: str, value: int, batch: int, single: int) -> tuple[float, float]:
-    """(ms per sample at batch size 1 (median), ms per sample in one batch (best of 3)) of an
-    untrained ISACNN with ``system.<setting>=<value>``, the other settings at their defaults."""
+def median_ms(call: Callable[[int], object], count: int) -> float:
+    """Median ms of ``call(i)`` over ``count`` calls on different samples, after a warm-up."""
+    for i in range(20):
+        call(i)
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[str, float]:
+    """ms per sample at batch size 1 (median), in one batch (best of 3) and of the floor,
+    for an untrained ISACNN with ``system.<setting>=<value>``, the rest at Table II."""
     cfg = compose_config(overrides=[f"system.{setting}={value}"])
     system = system_from_config(cfg)
-    network = build_module(cfg, system).eval()
+    designer = Designer.from_module(build_module(cfg, system))
     scenario = sample_scenario(system, batch, seed=0, split="test").to(torch.float32)
-    R_T, H, p = scenario.R_T, scenario.H_est, scenario.p
-    singles = [
-        design_network(network, R_T[i : i + 1], H[i : i + 1], p[i : i + 1], system).seconds
-        for i in range(single)
-    ]
-    batched = min(design_network(network, R_T, H, p, system).seconds for _ in range(3))
-    return 1000.0 * statistics.median(singles[10:]), 1000.0 * batched / batch
+    R_T, H, p = scenario.R_T, scenario.H_est, scenario.p  # R_T is computed: once
+    identity = torch.eye(system.n_rx, dtype=H.dtype)
+
+    def floor(i: int) -> None:
+        torch.linalg.eigh(R_T[i])
+        torch.linalg.solve(H[i] @ H[i].mH + identity, H[i])
+
+    with torch.inference_mode():
+        floor_ms = median_ms(floor, single)
+    single_ms = median_ms(lambda i: designer(R_T[i], H[i], p[i]), single)
+    batched = []
+    for _ in range(3):
+        start = time.perf_counter()
+        designer(R_T, H, p)
+        batched.append(time.perf_counter() - start)
+    return {
+        "ms_batch_1": single_ms,
+        "ms_batched": 1000.0 * min(batched) / batch,
+        "ms_floor": floor_ms,
+        "paper_ms": PAPER_TABLE1_MS[setting][value],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=2000)
-    parser.add_argument("--single", type=int, default=200)
+    parser.add_argument("--single", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("outputs/runtime"))
     args = parser.parse_args()
     rows = []
     for setting, values in SWEEPS.items():
         for value in values:
-            single_ms, batched_ms = time_per_sample(setting, value, args.batch, args.single)
-            rows.append(
-                {
-                    "setting": setting,
-                    "value": value,
-                    "ms_batch_1": single_ms,
-                    "ms_batched": batched_ms,
-                }
-            )
+            times = time_per_sample(setting, value, args.batch, args.single)
+            rows.append({"setting": setting, "value": value, **times})
     write_csv(args.out / "runtime.csv", rows)
     print(f"threads={torch.get_num_threads()} batch={args.batch}")
-    print("| setting | value | ms/sample, batch 1 | ms/sample, batched |")
-    print("|---|---|---|---|")
+    print(
+        "| setting | value | ms/sample, batch 1 | ms/sample, batched | floor (EVD + solve), ms "
+        "| batch 1 / floor | paper, ms | batch 1 / paper |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['setting']} | {row['value']} | {row['ms_batch_1']:.3f} | "
-            f"{row['ms_batched']:.4f} |"
+            f"{row['ms_batched']:.4f} | {row['ms_floor']:.3f} | "
+            f"{row['ms_batch_1'] / row['ms_floor']:.1f}x | {row['paper_ms']:.4f} | "
+            f"{row['ms_batch_1'] / row['paper_ms']:.2f}x |"
         )
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from isac.learning.features import input_features
 from isac.learning.lit_module import ISACModule
+from isac.learning.pipeline import NetworkPipeline, eigen_inputs
 from isac.physics import rates, recover
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import Scenario, sample_scenario
@@ -46,12 +46,6 @@ class Design:
     info: dict[str, float]
 
 
-def eigen_inputs(R_T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pre-processing (Sec. IV-A): sigma_t descending [n, n_tx] and U_T [n, n_tx, n_tx] of R_T."""
-    eigenvalues, eigenvectors = torch.linalg.eigh(R_T)
-    return eigenvalues.flip(-1).clamp_min(0.0), eigenvectors.flip(-1)
-
-
 def design_network(
     network: ISACModule,
     R_T: torch.Tensor,
@@ -59,15 +53,11 @@ def design_network(
     p: torch.Tensor,
     system: SystemConfig,
 ) -> Design:
-    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)."""
+    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)
+    (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
     start = time.perf_counter()
-    with torch.no_grad():
-        sigma_t, U_T = eigen_inputs(R_T)
-        features = input_features(H_est, p, sigma_t, system.noise_power)
-        dtype = next(network.parameters()).dtype
-        sigma_s = network(features.to(dtype)).to(sigma_t.dtype)
-        S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
-        W = BEAM_RULES["mmse"].form(H_est, p, sigma_s, sigma_t, system)
+    with torch.inference_mode():
+        sigma_s, S, W, _ = NetworkPipeline(network.network, system)(R_T, H_est, p)
     return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {})
 
 
@@ -78,7 +68,7 @@ def design_scheme(
     the problem terms of H_hat, the waveform (31) and its beam rule's beams from H_hat."""
     scheme = SCHEMES[name]
     start = time.perf_counter()
-    sigma_t, U_T = eigen_inputs(R_T)
+    sigma_t, U_T, _ = eigen_inputs(R_T)
     seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
     powers = scheme.design(SchemeInputs(seen, H_est, p, system))
     S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)

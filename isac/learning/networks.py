@@ -59,6 +59,7 @@ class ISACNN(nn.Module):
 
     FILTERS = (2, 4, 8)
     KERNELS = (5, 3, 3)
+    traceable = True  # no data-dependent control flow: the design API may trace it
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()
@@ -83,6 +84,8 @@ class FCNN(nn.Module):
     """FC-NN baseline (Sec. V; docs/model.md, item 9): FC layers of 8, 4, 2 x n_tx neurons with
     BN before and ReLU after each, then :class:`PowerHead`, whose theta FC is the
     fourth layer of n_tx neurons (plus the 1-neuron eta FC that the Lambda layer needs)."""
+
+    traceable = True  # no data-dependent control flow: the design API may trace it
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()

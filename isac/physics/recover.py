@@ -48,6 +48,11 @@ def mmse_beams(
     w_k = Omega_k^-1 h_k^* / (sqrt(p_k) h_k^T Omega_k^-1 h_k^*),
     Omega_k = sum_{i != k} p_i h_i^* h_i^T + (sigma_t . sigma_s / L + noise) I.
 
+    Omega_k differs from Omega = Omega_k + p_k h_k^* h_k^T by a rank-one term, so by
+    Sherman-Morrison Omega_k^-1 h_k^* is a positive multiple of Omega^-1 h_k^*, and the
+    normalisation removes the multiple: w_k = Omega^-1 h_k^* / (sqrt(p_k) h_k^T Omega^-1 h_k^*).
+    One Hermitian solve serves every user (docs/model.md, item 12).
+
     Args:
         H: complex [..., n_rx, n_users], the channels the beams are designed for
            (the estimate H_hat for what a real BS can form).
@@ -61,12 +66,10 @@ def mmse_beams(
     """
     n_rx = H.shape[-2]
     level = rates.echo_interference(sigma_s, sigma_t, waveform_len) + noise_power
-    h_conj = H.conj().mT  # [..., n_users, n_rx], row k is h_k^* (as a row)
-    covariance = rates.received_user_covariance(H, p).conj()  # sum_i p_i h_i^* h_i^T
-    own = p.to(H.dtype)[..., None, None] * (h_conj[..., :, None] * h_conj.conj()[..., None, :])
     identity = torch.eye(n_rx, dtype=H.dtype, device=H.device)
-    omega = covariance[..., None, :, :] - own + level.to(H.dtype)[..., None, None, None] * identity
-    directions = torch.linalg.solve(omega, h_conj)  # Omega_k^-1 h_k^*, [..., n_users, n_rx]
-    gains = (h_conj.conj() * directions).sum(dim=-1)  # h_k^T Omega_k^-1 h_k^*
-    beams = directions / (p.sqrt().to(H.dtype) * gains)[..., None]
-    return beams.mT
+    # Omega = sum_i p_i h_i^* h_i^T + level I, Hermitian positive definite
+    covariance = rates.received_user_covariance(H, p).conj()
+    omega = covariance + level.to(H.dtype)[..., None, None] * identity
+    directions = torch.linalg.solve(omega, H.conj())  # column k: Omega^-1 h_k^*
+    gains = (H * directions).sum(dim=-2)  # h_k^T Omega^-1 h_k^*, real > 0 up to round-off
+    return directions / (p.sqrt().to(H.dtype) * gains)[..., None, :]

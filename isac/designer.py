@@ -1,0 +1,220 @@
+"""The online design API: from what the base station holds to its waveform and beams.
+
+    from isac.designer import Designer
+    designer = Designer.from_run("outputs/train/default")      # or Designer.from_scheme("optimum")
+    sigma_s, S, W = designer(R_T, H_hat, p)                     # one sample or a batch
+
+Inputs, one sample (a batch adds a leading dimension n to each):
+
+- ``R_T``: complex [n_tx, n_tx], the target response covariance (Hermitian, positive
+  semidefinite; path loss folded in, noise-normalised units as in training);
+- ``H_hat``: complex [n_rx, n_users], the channel estimate, users' channels as columns;
+- ``p``: real [n_users], the users' receive powers (linear, >= 0).
+
+Outputs (:class:`DesignOutput`), in the inputs' precision:
+
+- ``sigma_s``: real [n_tx], the waveform powers along the eigenvectors of R_T, descending
+  with its eigenvalues, sum <= P_s;
+- ``S``: complex [L, n_tx], the sensing waveform, eq. (31);
+- ``W``: complex [n_rx, n_users], the receive beams w_k as columns, eq. (32), or the
+  scheme's own beam rule (zero-forcing for ``zfbf``).
+
+A learned design runs as :class:`~isac.learning.pipeline.NetworkPipeline`; a network that
+declares ``traceable = True`` (ISACNN, FC-NN) is traced and frozen once for single
+samples, where Python's per-operation overhead would otherwise dominate. Checks of the
+inputs (docs/evaluation.md, "The design API") run unless ``check=False``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from isac import checks
+from isac.experiments.evaluation import design_scheme
+from isac.experiments.runs import checkpoint_path
+from isac.learning.checkpoints import load_checkpoint
+from isac.learning.lit_module import ISACModule
+from isac.learning.pipeline import NetworkPipeline
+from isac.physics.system import SystemConfig
+from isac.schemes.registry import SCHEMES, select_schemes
+
+HERMITIAN_TOLERANCE = 100  # multiples of eps * max|R_T| allowed in R_T - R_T^H and below 0
+
+
+class DesignOutput(NamedTuple):
+    """The design for one sample or a batch; shapes in the module docstring."""
+
+    sigma_s: torch.Tensor
+    S: torch.Tensor
+    W: torch.Tensor
+
+
+class Designer:
+    """A design -- a trained network or a registered scheme -- for one system.
+
+    Build it with :meth:`from_run`, :meth:`from_checkpoint`, :meth:`from_module` or
+    :meth:`from_scheme`; call it on (R_T, H_hat, p).
+
+    Attributes:
+        name: the network's or scheme's name. system: the system it designs for.
+    """
+
+    def __init__(self, name: str, system: SystemConfig, module: ISACModule | None = None) -> None:
+        self.name = name
+        self.system = system
+        self._pipeline = self._single = None
+        if module is not None:
+            self._pipeline = NetworkPipeline(module.network, system).eval()
+            if getattr(module.network, "traceable", False):
+                self._single = self._trace(self._pipeline, system)
+
+    @staticmethod
+    def _trace(pipeline: NetworkPipeline, system: SystemConfig) -> torch.jit.ScriptModule:
+        """The pipeline traced on one sample and frozen (weights folded in as constants)."""
+        generator = torch.Generator().manual_seed(0)
+        example_H = torch.randn(
+            1, system.n_rx, system.n_users, dtype=torch.complex64, generator=generator
+        )
+        example = (
+            torch.eye(system.n_tx, dtype=torch.complex64)[None],
+            example_H,
+            torch.ones(1, system.n_users),
+        )
+        with torch.no_grad(), warnings.catch_warnings():
+            # TorchScript is deprecated in favour of torch.compile, but on a single sample
+            # it cuts the time by 40 % here, where torch.compile took 21 s to compile and
+            # ran slower than eager (docs/evaluation.md, "The design API")
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.freeze(torch.jit.trace(pipeline, example, check_trace=False))
+
+    @classmethod
+    def from_module(cls, module: ISACModule) -> Designer:
+        """The trained network of a loaded module (:func:`load_checkpoint`)."""
+        return cls(module.name, module.system, module.eval())
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, system: SystemConfig | None = None) -> Designer:
+        """The network of a checkpoint; with ``system``, refused if its sizes differ."""
+        return cls.from_module(load_checkpoint(path, expected=system))
+
+    @classmethod
+    def from_run(
+        cls, run_dir: str | Path, checkpoint: str = "best", system: SystemConfig | None = None
+    ) -> Designer:
+        """The network of a training run: its ``best`` or ``last`` checkpoint, or a path."""
+        return cls.from_checkpoint(checkpoint_path(run_dir, checkpoint), system)
+
+    @classmethod
+    def from_scheme(cls, name: str, system: SystemConfig | None = None) -> Designer:
+        """The registered scheme ``name`` (:data:`~isac.schemes.registry.SCHEMES`) for
+        ``system`` (Table II by default); refused if it cannot serve that system."""
+        system = SystemConfig() if system is None else system
+        checks.one_of("scheme", name, tuple(SCHEMES))
+        select_schemes([name], system)
+        return cls(name, system)
+
+    def __call__(
+        self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, *, check: bool = True
+    ) -> DesignOutput:
+        """Design for one sample or a batch (shapes in the module docstring).
+
+        Args:
+            R_T, H_hat, p: tensors (or arrays) as in the module docstring.
+            check: also refuse NaN or inf, negative powers, a non-Hermitian R_T and an
+                R_T with a negative eigenvalue. The shape checks always run; the rest
+                costs a few small reductions, which a caller that has validated its
+                inputs can skip.
+
+        Raises:
+            checks.SettingsError: an input has the wrong shape or, with ``check``, an
+                invalid value; the message names it.
+        """
+        R_T, H_hat, p = (torch.as_tensor(x) for x in (R_T, H_hat, p))
+        single = R_T.dim() == 2
+        self._check_shapes(R_T, H_hat, p, None if single else R_T.shape[0])
+        if single:
+            R_T, H_hat, p = R_T[None], H_hat[None], p[None]
+        scale = self._check_values(R_T, H_hat, p) if check else None
+        with torch.inference_mode():
+            if self._pipeline is None:
+                design = design_scheme(self.name, R_T, H_hat, p, self.system)
+                sigma_s, S, W = design.sigma_s, design.S, design.W
+                lowest = torch.linalg.eigvalsh(R_T)[..., 0] if check else None
+            elif single and self._single is not None and self._traced_dtypes(R_T, H_hat, p):
+                sigma_s, S, W, lowest = self._single(R_T, H_hat, p)
+            else:
+                sigma_s, S, W, lowest = self._pipeline(R_T, H_hat, p)
+        if scale is not None:
+            self._check_definite(lowest, scale)
+        if single:
+            return DesignOutput(sigma_s[0], S[0], W[0])
+        return DesignOutput(sigma_s, S, W)
+
+    @staticmethod
+    def _traced_dtypes(R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor) -> bool:
+        """Whether the inputs have the dtypes the single-sample trace was made for."""
+        return R_T.dtype == H_hat.dtype == torch.complex64 and p.dtype == torch.float32
+
+    def _check_shapes(
+        self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, n: int | None
+    ) -> None:
+        """Shapes of one sample (``n`` None) or of a batch of ``n``."""
+        system = self.system
+        batch = () if n is None else (n,)
+        checks.shape("R_T", R_T, (*batch, system.n_tx, system.n_tx))
+        checks.shape("H_hat", H_hat, (*batch, system.n_rx, system.n_users))
+        checks.shape("p", p, (*batch, system.n_users))
+        if not (R_T.is_complex() and H_hat.is_complex()) or p.is_complex():
+            raise checks.SettingsError(
+                "R_T and H_hat must be complex and p real, got "
+                f"R_T {R_T.dtype}, H_hat {H_hat.dtype}, p {p.dtype}"
+            )
+
+    @staticmethod
+    def _check_values(R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor) -> np.ndarray:
+        """Refuse NaN or inf, negative powers and a non-Hermitian R_T.
+
+        In numpy, whose per-operation overhead on a single sample is a fraction of torch's
+        (the check would otherwise cost a third of the design); only when a check fails
+        are the conditions taken apart for the message.
+
+        Returns:
+            real [n], the tolerance scale of each R_T (its largest |entry|).
+        """
+        R, H, powers = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
+        scale = np.abs(R).max(axis=(-2, -1))
+        asymmetry = np.abs(R - R.conj().swapaxes(-2, -1)).max(axis=(-2, -1))
+        tolerance = HERMITIAN_TOLERANCE * np.finfo(scale.dtype).eps * scale
+        if (
+            np.isfinite(scale).all()
+            and np.isfinite(H).all()
+            and np.isfinite(powers).all()
+            and (powers >= 0).all()
+            and (asymmetry <= tolerance).all()
+        ):
+            return scale
+        for name, value in (("R_T", R), ("H_hat", H), ("p", powers)):
+            if not np.isfinite(value).all():
+                raise checks.SettingsError(f"{name} must be finite, it holds NaN or inf")
+        if (powers < 0).any():
+            raise checks.SettingsError(
+                f"p must be >= 0 (the users' receive powers), got min {powers.min()}"
+            )
+        raise checks.SettingsError(
+            f"R_T must be Hermitian, got max |R_T - R_T^H| = {asymmetry.max():.3g} "
+            f"against max |R_T| = {scale.max():.3g}"
+        )
+
+    def _check_definite(self, lowest: torch.Tensor, scale: np.ndarray) -> None:
+        """Refuse an R_T with a negative eigenvalue (its EVD comes with the design)."""
+        lowest = lowest.detach().cpu().numpy()
+        tolerance = HERMITIAN_TOLERANCE * np.finfo(scale.dtype).eps * self.system.n_tx * scale
+        if (lowest < -tolerance).any():
+            raise checks.SettingsError(
+                f"R_T must be positive semidefinite, got an eigenvalue {lowest.min():.3g}"
+            )

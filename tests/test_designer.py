@@ -1,0 +1,160 @@
+"""The design API (isac.designer) against independent float64 numpy references, its
+checks of bad input, and the ONNX export against onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_evaluate import numpy_mmse_beams
+from test_training import TINY, config
+
+from isac.checks import SettingsError
+from isac.designer import Designer
+from isac.experiments.evaluation import design_scheme
+from isac.experiments.export import export_onnx
+from isac.learning.training import train
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    train(config(*TINY, "trainer.max_epochs=1", "data.n_test=64"), run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def designer(trained_run) -> Designer:
+    return Designer.from_run(trained_run)
+
+
+def inputs(system: SystemConfig, n: int = 8, beta: float = 1.0):
+    scenario = sample_scenario(system, n, beta=beta, seed=3, split="test").to(torch.float32)
+    return scenario.R_T, scenario.H_est, scenario.p
+
+
+def numpy_network_input(R_T: np.ndarray, H: np.ndarray, p: np.ndarray, noise: float):
+    """Features (29) and (sigma_t, U_T) of one sample, from numpy's float64 EVD."""
+    eigenvalues, vectors = np.linalg.eigh(R_T.astype(np.complex128))
+    sigma_t, U_T = eigenvalues[::-1].clip(0.0), vectors[:, ::-1]
+    g = H.astype(np.complex128) * np.sqrt(p / noise)[None, :]
+    rows = g.T.reshape(-1)
+    return np.concatenate([rows.real, rows.imag, sigma_t]), sigma_t, U_T
+
+
+def test_a_learned_design_matches_float64_numpy_for_one_sample_and_a_batch(designer):
+    system = designer.system
+    R_T, H, p = inputs(system)
+    batch = designer(R_T, H, p)
+    for i in range(len(R_T)):
+        single = designer(R_T[i], H[i], p[i])  # the traced path
+        features, sigma_t, U_T = numpy_network_input(
+            R_T[i].numpy(), H[i].numpy(), p[i].numpy(), 1.0
+        )
+        with torch.no_grad():
+            sigma_s = designer._pipeline.network(torch.tensor(features[None], dtype=torch.float32))
+        sigma_s = sigma_s[0].double().numpy()
+        # S^H S = U_T diag(sigma_s) U_T^H (31) and the MMSE beams (32), normalised (20b)
+        echo = float(sigma_t @ sigma_s)
+        beams = numpy_mmse_beams(
+            H[i].numpy().astype(np.complex128),
+            p[i].numpy(),
+            echo,
+            system.waveform_len,
+            system.noise_power,
+        )
+        beams = beams / (np.sqrt(p[i].numpy()) * np.einsum("rk,rk->k", H[i].numpy(), beams))
+        for design in (single, type(single)(*(x[i] for x in batch))):
+            np.testing.assert_allclose(design.sigma_s.numpy(), sigma_s, rtol=1e-4, atol=1e-5)
+            S = design.S.numpy().astype(np.complex128)
+            assert S.shape == (system.waveform_len, system.n_tx)
+            np.testing.assert_allclose(
+                S.conj().T @ S, (U_T * sigma_s) @ U_T.conj().T, atol=1e-4 * system.sensing_power
+            )
+            np.testing.assert_allclose(design.W.numpy(), beams, rtol=2e-3, atol=2e-4)
+
+
+def test_every_registered_scheme_designs_through_the_api():
+    system = SystemConfig(n_tx=4, n_rx=4, n_users=2, waveform_len=6)
+    R_T, H, p = inputs(system, n=4)
+    for name in ("average", "zfbf", "waterfilling", "optimum", "price_prior"):
+        out = Designer.from_scheme(name, system)(R_T, H, p)
+        reference = design_scheme(name, R_T, H, p, system)
+        np.testing.assert_array_equal(out.sigma_s.numpy(), reference.sigma_s.numpy())
+        np.testing.assert_array_equal(out.W.numpy(), reference.W.numpy())
+        single = Designer.from_scheme(name, system)(R_T[0], H[0], p[0])
+        assert single.sigma_s.shape == (system.n_tx,) and single.W.shape == (4, 2)
+        assert float(out.sigma_s.sum(-1).max()) <= system.sensing_power * (1 + 1e-5)
+
+
+def test_bad_input_is_refused_with_the_argument_named(designer):
+    system = designer.system
+    R_T, H, p = inputs(system, n=2)
+    with pytest.raises(SettingsError, match=r"H_hat must have shape \[2, 4, 2\]"):
+        designer(R_T, H[:, :, :1], p)
+    with pytest.raises(SettingsError, match=r"R_T must have shape \[4, 4\]"):
+        designer(R_T[0, :3, :3], H[0], p[0])
+    with pytest.raises(SettingsError, match="R_T and H_hat must be complex"):
+        designer(R_T.real, H, p)
+    bad = H.clone()
+    bad[1, 0, 0] = float("nan")
+    with pytest.raises(SettingsError, match="H_hat must be finite"):
+        designer(R_T, bad, p)
+    with pytest.raises(SettingsError, match="p must be >= 0"):
+        designer(R_T, H, -p)
+    skewed = R_T.clone()
+    skewed[0, 0, 1] += 0.5
+    with pytest.raises(SettingsError, match="R_T must be Hermitian"):
+        designer(skewed, H, p)
+    indefinite = R_T - 2 * torch.linalg.eigvalsh(R_T)[:, -1, None, None] * torch.eye(4)
+    with pytest.raises(SettingsError, match="R_T must be positive semidefinite"):
+        designer(indefinite, H, p)
+    with pytest.raises(SettingsError, match="R_T must be positive semidefinite"):
+        Designer.from_scheme("average", system)(indefinite, H, p)
+    # check=False skips the value checks, not the shape checks
+    designer(indefinite, H, p, check=False)
+    with pytest.raises(SettingsError, match="H_hat must have shape"):
+        designer(R_T, H[:, :, :1], p, check=False)
+
+
+def test_designers_refuse_what_they_cannot_serve(trained_run):
+    with pytest.raises(SettingsError, match="system.n_tx=4, but system.n_tx=16"):
+        Designer.from_run(trained_run, system=SystemConfig())
+    with pytest.raises(SettingsError, match="scheme must be one of"):
+        Designer.from_scheme("isacnn")
+    with pytest.raises(SettingsError, match="n_users <= system.n_rx|zfbf"):
+        Designer.from_scheme("zfbf", SystemConfig(n_rx=4, n_tx=8, n_users=6))
+    with pytest.raises(SettingsError, match="does not exist"):
+        Designer.from_run(trained_run / "nowhere")
+
+
+def test_onnx_export_matches_pytorch_under_onnxruntime(trained_run, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    onnx_path, json_path = export_onnx(trained_run, out_dir=tmp_path)
+    metadata = json.loads(json_path.read_text())
+    designer = Designer.from_run(trained_run)
+    system = designer.system
+    assert metadata["system"] == system.to_dict()
+    assert metadata["input"]["shape"] == ["n", 2 * system.n_rx * system.n_users + system.n_tx]
+    assert metadata["onnxruntime_max_abs_difference"] <= 1e-5
+    # independently of the export's own check: features built from the metadata's
+    # description in numpy, run by onnxruntime, against the PyTorch network
+    R_T, H, p = inputs(system, n=16)
+    features = np.stack(
+        [numpy_network_input(R_T[i].numpy(), H[i].numpy(), p[i].numpy(), 1.0)[0] for i in range(16)]
+    ).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (exported,) = session.run(None, {"features": features})
+    np.testing.assert_allclose(exported, designer(R_T, H, p).sigma_s.numpy(), atol=1e-5)
+    (one,) = session.run(None, {"features": features[:1]})
+    np.testing.assert_allclose(one, exported[:1], atol=1e-6)
+
+
+def test_export_refuses_a_run_without_checkpoint(tmp_path):
+    with pytest.raises(SettingsError, match="does not exist; train the run first"):
+        export_onnx(tmp_path)
