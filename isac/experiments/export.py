@@ -42,14 +42,14 @@ def export_onnx(run_dir: str | Path, checkpoint: str = "best", out_dir: str | Pa
         checks.SettingsError: onnx is not installed, the run has no such checkpoint, or the
             network cannot be exported (its forward pass iterates data-dependently).
     """
-    if importlib.util.find_spec("onnx") is None:
-        raise checks.SettingsError(
-            'export needs the optional extra: pip install -e ".[export]" (onnx, onnxruntime)'
-        )
     module = load_checkpoint(
         checkpoint_path(run_dir, checkpoint),
         remedy="train the run first (python train.py), or choose checkpoint=last or a .ckpt path",
     )
+    if importlib.util.find_spec("onnx") is None:
+        raise checks.SettingsError(
+            'export needs the optional extra: pip install -e ".[export]" (onnx, onnxruntime)'
+        )
     network = module.network
     if not getattr(network, "traceable", False):
         raise checks.SettingsError(
