@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from isac.experiments.evaluation import design_network, design_scheme, timed
+from isac.experiments.designs import design_network, design_scheme, timed
 from isac.experiments.runs import checkpoint_path, read_run_config
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.training import system_from_config

@@ -21,33 +21,20 @@ It prints a markdown table and writes runtime.csv under --out.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from isac.config import compose_config
 from isac.designer import Designer
+from isac.experiments.designs import median_ms
 from isac.experiments.figures import PAPER_TABLE1_MS
 from isac.experiments.runs import write_csv
 from isac.learning.training import build_module, system_from_config
 from isac.physics.scenario import sample_scenario
 
 SWEEPS = {"n_tx": range(4, 17, 2), "n_rx": range(4, 17, 2), "n_users": range(2, 9)}
-
-
-def median_ms(call: Callable[[int], object], count: int) -> float:
-    """Median ms of ``call(i)`` over ``count`` calls on different samples, after a warm-up."""
-    for i in range(20):
-        call(i)
-    times = []
-    for i in range(count):
-        start = time.perf_counter()
-        call(i)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
 
 
 def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[str, float]:

@@ -19,15 +19,15 @@ Outputs (:class:`DesignOutput`), in the inputs' precision:
 - ``W``: complex [n_rx, n_users], the receive beams w_k as columns, eq. (32), or the
   scheme's own beam rule (zero-forcing for ``zfbf``).
 
-A learned design runs as :class:`~isac.learning.pipeline.NetworkPipeline`; a network that
-declares ``traceable = True`` (ISACNN, FC-NN) is traced and frozen once for single
-samples, where Python's per-operation overhead would otherwise dominate. Checks of the
-inputs (docs/evaluation.md, "The design API") run unless ``check=False``.
+A learned design runs as :class:`~isac.learning.pipeline.NetworkPipeline` on a batch; a
+single sample of a network that compiles to numpy (ISACNN, FC-NN) runs as
+:class:`~isac.learning.pipeline.SingleSamplePipeline`, where torch's per-operation
+dispatch would otherwise dominate. Checks of the inputs (docs/evaluation.md, "The design
+API") run unless ``check=False``.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,15 +35,22 @@ import numpy as np
 import torch
 
 from isac import checks
-from isac.experiments.evaluation import design_scheme
+from isac.experiments.designs import design_scheme
 from isac.experiments.runs import checkpoint_path
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
-from isac.learning.pipeline import NetworkPipeline
+from isac.learning.numpy_network import NotCompilable
+from isac.learning.pipeline import NetworkPipeline, SingleSamplePipeline
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES, select_schemes
 
 HERMITIAN_TOLERANCE = 100  # multiples of eps * max|R_T| allowed in R_T - R_T^H and below 0
+
+
+def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A tensor's values as a numpy array (a view where it can be), or an array with
+    positive strides (torch.from_numpy refuses negative ones)."""
+    return x.numpy(force=True) if torch.is_tensor(x) else np.ascontiguousarray(x)
 
 
 class DesignOutput(NamedTuple):
@@ -70,27 +77,12 @@ class Designer:
         self._pipeline = self._single = None
         if module is not None:
             self._pipeline = NetworkPipeline(module.network, system).eval()
-            if getattr(module.network, "traceable", False):
-                self._single = self._trace(self._pipeline, system)
-
-    @staticmethod
-    def _trace(pipeline: NetworkPipeline, system: SystemConfig) -> torch.jit.ScriptModule:
-        """The pipeline traced on one sample and frozen (weights folded in as constants)."""
-        generator = torch.Generator().manual_seed(0)
-        example_H = torch.randn(
-            1, system.n_rx, system.n_users, dtype=torch.complex64, generator=generator
-        )
-        example = (
-            torch.eye(system.n_tx, dtype=torch.complex64)[None],
-            example_H,
-            torch.ones(1, system.n_users),
-        )
-        with torch.no_grad(), warnings.catch_warnings():
-            # TorchScript is deprecated in favour of torch.compile, but on a single sample
-            # it cuts the time by 40 % here, where torch.compile took 21 s to compile and
-            # ran slower than eager (docs/evaluation.md, "The design API")
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.freeze(torch.jit.trace(pipeline, example, check_trace=False))
+            n_tx, n_rx, n_users = system.n_tx, system.n_rx, system.n_users
+            self._single_signature = ((n_tx, n_tx), (n_rx, n_users), (n_users,), "c", "c", "f")
+            try:
+                self._single = SingleSamplePipeline(module.network, system)
+            except NotCompilable:
+                pass  # e.g. PriceNet, whose water-filling iterates: the torch pipeline serves
 
     @classmethod
     def from_module(cls, module: ISACModule) -> Designer:
@@ -134,31 +126,41 @@ class Designer:
             checks.SettingsError: an input has the wrong shape or, with ``check``, an
                 invalid value; the message names it.
         """
+        one = getattr(R_T, "ndim", None) == 2  # tensor or array; anything else: as_tensor
+        if one and self._single is not None and getattr(R_T, "is_cpu", True):
+            return self._design_single(R_T, H_hat, p, check)
         R_T, H_hat, p = (torch.as_tensor(x) for x in (R_T, H_hat, p))
         single = R_T.dim() == 2
         self._check_shapes(R_T, H_hat, p, None if single else R_T.shape[0])
         if single:
             R_T, H_hat, p = R_T[None], H_hat[None], p[None]
-        scale = self._check_values(R_T, H_hat, p) if check else None
+        arrays = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
+        scale = self._check_values(*arrays) if check else None
         with torch.inference_mode():
             if self._pipeline is None:
                 design = design_scheme(self.name, R_T, H_hat, p, self.system)
-                sigma_s, S, W = design.sigma_s, design.S, design.W
-                lowest = torch.linalg.eigvalsh(R_T)[..., 0] if check else None
-            elif single and self._single is not None and self._traced_dtypes(R_T, H_hat, p):
-                sigma_s, S, W, lowest = self._single(R_T, H_hat, p)
+                sigma_s, S, W, lowest = design.sigma_s, design.S, design.W, design.lowest_eigenvalue
             else:
                 sigma_s, S, W, lowest = self._pipeline(R_T, H_hat, p)
         if scale is not None:
-            self._check_definite(lowest, scale)
+            self._check_definite(lowest.cpu().numpy(), scale)
         if single:
             return DesignOutput(sigma_s[0], S[0], W[0])
         return DesignOutput(sigma_s, S, W)
 
-    @staticmethod
-    def _traced_dtypes(R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor) -> bool:
-        """Whether the inputs have the dtypes the single-sample trace was made for."""
-        return R_T.dtype == H_hat.dtype == torch.complex64 and p.dtype == torch.float32
+    def _design_single(
+        self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, check: bool
+    ) -> DesignOutput:
+        """One sample on the CPU through the numpy pipeline, with the checks in numpy too."""
+        R, H, powers = _array(R_T), _array(H_hat), _array(p)
+        signature = (R.shape, H.shape, powers.shape, R.dtype.kind, H.dtype.kind, powers.dtype.kind)
+        if signature != self._single_signature:  # one tuple comparison on the hot path
+            self._check_shapes(*(torch.as_tensor(x) for x in (R, H, powers)), None)
+        scale = self._check_values(R, H, powers) if check else None
+        sigma_s, S, W, lowest = self._single(R, H, powers)
+        if scale is not None:
+            self._check_definite(lowest, scale)
+        return DesignOutput(torch.from_numpy(sigma_s), torch.from_numpy(S), torch.from_numpy(W))
 
     def _check_shapes(
         self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, n: int | None
@@ -176,26 +178,26 @@ class Designer:
             )
 
     @staticmethod
-    def _check_values(R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor) -> np.ndarray:
-        """Refuse NaN or inf, negative powers and a non-Hermitian R_T.
+    def _check_values(R: np.ndarray, H: np.ndarray, powers: np.ndarray) -> np.ndarray:
+        """Refuse NaN or inf, negative powers and a non-Hermitian R_T (arrays of R_T, H_hat
+        and p, one sample or a batch).
 
-        In numpy, whose per-operation overhead on a single sample is a fraction of torch's
-        (the check would otherwise cost a third of the design); only when a check fails
-        are the conditions taken apart for the message.
+        In numpy, whose per-operation overhead on a single sample is a fraction of torch's;
+        only when a check fails are the conditions taken apart for the message.
 
         Returns:
-            real [n], the tolerance scale of each R_T (its largest |entry|).
+            real [n] or [], the tolerance scale of each R_T (its largest |entry|).
         """
-        R, H, powers = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
         scale = np.abs(R).max(axis=(-2, -1))
         asymmetry = np.abs(R - R.conj().swapaxes(-2, -1)).max(axis=(-2, -1))
         tolerance = HERMITIAN_TOLERANCE * np.finfo(scale.dtype).eps * scale
+        # comparisons are false for NaN, and min/max/abs carry NaN and inf through: a few
+        # reductions stand for all the checks
         if (
-            np.isfinite(scale).all()
+            ((asymmetry <= tolerance) & (scale < np.inf)).all()
             and np.isfinite(H).all()
-            and np.isfinite(powers).all()
-            and (powers >= 0).all()
-            and (asymmetry <= tolerance).all()
+            and powers.min() >= 0
+            and powers.max() < np.inf
         ):
             return scale
         for name, value in (("R_T", R), ("H_hat", H), ("p", powers)):
@@ -210,9 +212,8 @@ class Designer:
             f"against max |R_T| = {scale.max():.3g}"
         )
 
-    def _check_definite(self, lowest: torch.Tensor, scale: np.ndarray) -> None:
+    def _check_definite(self, lowest: np.ndarray, scale: np.ndarray) -> None:
         """Refuse an R_T with a negative eigenvalue (its EVD comes with the design)."""
-        lowest = lowest.detach().cpu().numpy()
         tolerance = HERMITIAN_TOLERANCE * np.finfo(scale.dtype).eps * self.system.n_tx * scale
         if (lowest < -tolerance).any():
             raise checks.SettingsError(

@@ -14,9 +14,9 @@ from test_training import TINY, config
 
 from isac.checks import SettingsError
 from isac.designer import Designer
-from isac.experiments.evaluation import design_scheme
+from isac.experiments.designs import design_scheme
 from isac.experiments.export import export_onnx
-from isac.learning.training import train
+from isac.learning.training import build_module, train
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
 
@@ -49,10 +49,11 @@ def numpy_network_input(R_T: np.ndarray, H: np.ndarray, p: np.ndarray, noise: fl
 
 def test_a_learned_design_matches_float64_numpy_for_one_sample_and_a_batch(designer):
     system = designer.system
+    assert designer._single is not None  # ISACNN compiles to numpy
     R_T, H, p = inputs(system)
     batch = designer(R_T, H, p)
     for i in range(len(R_T)):
-        single = designer(R_T[i], H[i], p[i])  # the traced path
+        single = designer(R_T[i], H[i], p[i])  # the numpy single-sample pipeline
         features, sigma_t, U_T = numpy_network_input(
             R_T[i].numpy(), H[i].numpy(), p[i].numpy(), 1.0
         )
@@ -77,6 +78,30 @@ def test_a_learned_design_matches_float64_numpy_for_one_sample_and_a_batch(desig
                 S.conj().T @ S, (U_T * sigma_s) @ U_T.conj().T, atol=1e-4 * system.sensing_power
             )
             np.testing.assert_allclose(design.W.numpy(), beams, rtol=2e-3, atol=2e-4)
+
+
+def test_one_sample_takes_arrays_and_any_precision_and_agrees_with_the_batch(designer):
+    R_T, H, p = inputs(designer.system, n=3)
+    batch = designer(R_T, H, p)
+    arrays = designer(R_T[1].numpy(), H[1].numpy(), p[1].numpy())
+    R_double = R_T[1].to(torch.complex128)
+    R_double = (R_double + R_double.mH) / 2  # Hermitian to float64 round-off, as checked
+    double = designer(R_double, H[1].to(torch.complex128), p[1].double())
+    assert double.S.dtype == torch.complex128 and double.sigma_s.dtype == torch.float64
+    for out in (arrays, double):
+        np.testing.assert_allclose(out.sigma_s.numpy(), batch.sigma_s[1].numpy(), rtol=1e-4)
+        np.testing.assert_allclose(out.W.numpy(), batch.W[1].numpy(), rtol=1e-4, atol=1e-5)
+        # S up to the eigenvectors' phases, which differ between float32 and float64 EVDs
+        np.testing.assert_allclose(
+            (out.S.mH @ out.S).numpy(), (batch.S[1].mH @ batch.S[1]).numpy(), atol=1e-4
+        )
+    # a PriceNet cannot compile to numpy: its single samples run the torch pipeline
+    system = designer.system
+    module = build_module(config(*TINY, "model=pricenet"), system)
+    price = Designer.from_module(module)
+    assert price._single is None
+    one, many = price(R_T[0], H[0], p[0]), price(R_T, H, p)
+    np.testing.assert_allclose(one.W.numpy(), many.W[0].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_every_registered_scheme_designs_through_the_api():
@@ -116,6 +141,24 @@ def test_bad_input_is_refused_with_the_argument_named(designer):
         designer(indefinite, H, p)
     with pytest.raises(SettingsError, match="R_T must be positive semidefinite"):
         Designer.from_scheme("average", system)(indefinite, H, p)
+    # one sample runs the numpy pipeline and its own checks: refused alike
+    with pytest.raises(SettingsError, match="H_hat must be finite"):
+        designer(R_T[1], bad[1], p[1])
+    one_infinite = R_T[0].clone()
+    one_infinite[0, 1] = float("inf")  # |R - R^H| is inf there, not NaN
+    with pytest.raises(SettingsError, match="R_T must be finite"):
+        designer(one_infinite, H[0], p[0])
+    with pytest.raises(SettingsError, match="p must be >= 0"):
+        designer(R_T[0], H[0], -p[0])
+    for value in ("nan", "inf"):
+        with pytest.raises(SettingsError, match="p must be finite"):
+            designer(R_T[0], H[0], p[0] + float(value))
+    with pytest.raises(SettingsError, match="R_T must be Hermitian"):
+        designer(skewed[0], H[0], p[0])
+    with pytest.raises(SettingsError, match="R_T must be positive semidefinite"):
+        designer(indefinite[0], H[0], p[0])
+    with pytest.raises(SettingsError, match="p must have shape"):
+        designer(R_T[0], H[0], p)
     # check=False skips the value checks, not the shape checks
     designer(indefinite, H, p, check=False)
     with pytest.raises(SettingsError, match="H_hat must have shape"):

@@ -104,6 +104,7 @@ def test_quick_sweep_with_the_submitit_local_executor(tmp_path):
         (row,) = [r for r in rows if f"system.{r['setting']}" == key]
         assert int(row["value"]) == value == metrics["system"][row["setting"]]
         assert float(row["ms_per_sample"]) == metrics["evaluation"]["isacnn"]["ms_per_sample"] > 0
+        assert float(row["ms_batch_1"]) == metrics["evaluation"]["isacnn"]["ms_batch_1"] > 0
     assert_png(tmp_path / "outputs" / "figures" / "quick" / "table1.png")
 
 

@@ -17,7 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
 from isac.config import CsiConfig, DataConfig
-from isac.experiments.evaluation import Design, compare_schemes
+from isac.experiments.designs import Design
+from isac.experiments.evaluation import compare_schemes
 from isac.experiments.runs import checkpoint_path, read_run_config, write_csv, write_json
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule

@@ -1,10 +1,8 @@
 """Scoring every scheme on the same test set: the paper's comparison (Fig. 7, Table I)
 plus each scheme's distance to the global optimum.
 
-Each scheme is a *design*: from what the BS knows -- R_T, the channel estimate H_hat
-and the user powers -- to the powers sigma_s, the waveform S (31) and the receive
-beams W. Its online time covers all of it (the eigendecompositions included).
-Every design is then scored on the true channel H with the same rates:
+Each scheme is a design (:mod:`isac.experiments.designs`), timed; every design is then
+scored on the true channel H with the same rates:
 
 - ``wsnr``, ``rate_s``, ``rate_c``: the paper's metric, eq. (28). Rc uses the scheme's
   beam rule (MMSE (25), or zero-forcing for ``zfbf``) applied to the true channel.
@@ -15,65 +13,23 @@ Every design is then scored on the true channel H with the same rates:
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
+from isac.designer import Designer
+from isac.experiments.designs import Design, design_network, design_scheme, median_ms, timed
 from isac.learning.lit_module import ISACModule
-from isac.learning.pipeline import NetworkPipeline, eigen_inputs
-from isac.physics import rates, recover
+from isac.physics import rates
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import Scenario, sample_scenario
 from isac.physics.system import SystemConfig
 from isac.schemes.beams import BEAM_RULES
-from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
+from isac.schemes.registry import select_schemes
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Design:
-    """One scheme's output for a batch: real sigma_s [n, n_tx], complex S [n, L, n_tx] and
-    W [n, n_rx, n_users] (from H_hat), the beam rule, and the time it took."""
-
-    sigma_s: torch.Tensor
-    S: torch.Tensor
-    W: torch.Tensor
-    beam_rule: str
-    seconds: float
-    info: dict[str, float]
-
-
-def design_network(
-    network: ISACModule,
-    R_T: torch.Tensor,
-    H_est: torch.Tensor,
-    p: torch.Tensor,
-    system: SystemConfig,
-) -> Design:
-    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)
-    (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
-    start = time.perf_counter()
-    with torch.inference_mode():
-        sigma_s, S, W, _ = NetworkPipeline(network.network, system)(R_T, H_est, p)
-    return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {})
-
-
-def design_scheme(
-    name: str, R_T: torch.Tensor, H_est: torch.Tensor, p: torch.Tensor, system: SystemConfig
-) -> Design:
-    """The registered scheme ``name``, from the same inputs as the network: its powers from
-    the problem terms of H_hat, the waveform (31) and its beam rule's beams from H_hat."""
-    scheme = SCHEMES[name]
-    start = time.perf_counter()
-    sigma_t, U_T, _ = eigen_inputs(R_T)
-    seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
-    powers = scheme.design(SchemeInputs(seen, H_est, p, system))
-    S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)
-    W = BEAM_RULES[scheme.beam_rule].form(H_est, p, powers.sigma_s, sigma_t, system)
-    return Design(powers.sigma_s, S, W, scheme.beam_rule, time.perf_counter() - start, powers.info)
+SINGLE_SAMPLE_CALLS = 200  # test samples designed one per call for a network's latency
 
 
 def score(
@@ -137,16 +93,6 @@ def comparison_table(
     return rows
 
 
-def timed(design: Callable[[], Design], repeats: int) -> Design:
-    """The design with the best time of ``repeats`` runs (the first also warms up)."""
-    best = design()
-    for _ in range(repeats - 1):
-        again = design()
-        if again.seconds < best.seconds:
-            best = again
-    return best
-
-
 @dataclass(frozen=True)
 class Comparison:
     """Every scheme on one test set: the scenario, each design, its per-sample scores and
@@ -170,7 +116,10 @@ def compare_schemes(
     repeats: int,
 ) -> Comparison:
     """Design with the network (if any) and each of ``schemes`` on the test split of
-    ``seed``, time each (best of ``repeats``) and score all on the true channel.
+    ``seed``, time each (best of ``repeats``) and score all on the true channel. The
+    network's row also has ``ms_batch_1``: the median ms of one sample per call through
+    the design API (:class:`~isac.designer.Designer`), over the first
+    :data:`SINGLE_SAMPLE_CALLS` test samples.
 
     ``schemes=None`` runs every registered scheme that can serve ``system`` and notes
     (in the log and in :attr:`Comparison.skipped`) each one it leaves out; a scheme named
@@ -185,9 +134,12 @@ def compare_schemes(
     R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
     designs: dict[str, Design] = {}
     if network is not None:
-        designs[network.name] = timed(
-            lambda: design_network(network, R_T, H_est, p, system), repeats
+        design = timed(lambda: design_network(network, R_T, H_est, p, system), repeats)
+        designer = Designer.from_module(network)
+        ms_batch_1 = median_ms(
+            lambda i: designer(R_T[i], H_est[i], p[i]), min(n_test, SINGLE_SAMPLE_CALLS)
         )
+        designs[network.name] = replace(design, info={**design.info, "ms_batch_1": ms_batch_1})
     for name in names:
         designs[name] = timed(lambda name=name: design_scheme(name, R_T, H_est, p, system), repeats)
     scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}

@@ -59,7 +59,7 @@ class ISACNN(nn.Module):
 
     FILTERS = (2, 4, 8)
     KERNELS = (5, 3, 3)
-    traceable = True  # no data-dependent control flow: the design API may trace it
+    traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()
@@ -85,7 +85,7 @@ class FCNN(nn.Module):
     BN before and ReLU after each, then :class:`PowerHead`, whose theta FC is the
     fourth layer of n_tx neurons (plus the 1-neuron eta FC that the Lambda layer needs)."""
 
-    traceable = True  # no data-dependent control flow: the design API may trace it
+    traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()

@@ -1,0 +1,93 @@
+"""Every scheme as a *design*, timed: from what the BS holds -- R_T, the channel estimate
+H_hat and the user powers -- to the powers sigma_s, the waveform S (31) and the receive
+beams W. A design's time covers all of it, the eigendecomposition of R_T included.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from isac.learning.lit_module import ISACModule
+from isac.learning.pipeline import NetworkPipeline, eigen_inputs
+from isac.physics import recover
+from isac.physics.problem import ProblemTerms
+from isac.physics.system import SystemConfig
+from isac.schemes.beams import BEAM_RULES
+from isac.schemes.registry import SCHEMES, SchemeInputs
+
+WARM_UP_CALLS = 20
+
+
+@dataclass(frozen=True)
+class Design:
+    """One scheme's output for a batch: real sigma_s [n, n_tx], complex S [n, L, n_tx] and
+    W [n, n_rx, n_users] (from H_hat), the beam rule, the time it took, the scheme's
+    extra information, and the smallest eigenvalue of each R_T before clamping, real [n]
+    (the design API's check that R_T is positive semidefinite reads it)."""
+
+    sigma_s: torch.Tensor
+    S: torch.Tensor
+    W: torch.Tensor
+    beam_rule: str
+    seconds: float
+    info: dict[str, float]
+    lowest_eigenvalue: torch.Tensor
+
+
+def design_network(
+    network: ISACModule,
+    R_T: torch.Tensor,
+    H_est: torch.Tensor,
+    p: torch.Tensor,
+    system: SystemConfig,
+) -> Design:
+    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)
+    (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        sigma_s, S, W, lowest = NetworkPipeline(network.network, system)(R_T, H_est, p)
+    return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {}, lowest)
+
+
+def design_scheme(
+    name: str, R_T: torch.Tensor, H_est: torch.Tensor, p: torch.Tensor, system: SystemConfig
+) -> Design:
+    """The registered scheme ``name``, from the same inputs as the network: its powers from
+    the problem terms of H_hat, the waveform (31) and its beam rule's beams from H_hat."""
+    scheme = SCHEMES[name]
+    start = time.perf_counter()
+    sigma_t, U_T, lowest = eigen_inputs(R_T)
+    seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
+    powers = scheme.design(SchemeInputs(seen, H_est, p, system))
+    S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)
+    W = BEAM_RULES[scheme.beam_rule].form(H_est, p, powers.sigma_s, sigma_t, system)
+    seconds = time.perf_counter() - start
+    return Design(powers.sigma_s, S, W, scheme.beam_rule, seconds, powers.info, lowest)
+
+
+def timed(design: Callable[[], Design], repeats: int) -> Design:
+    """The design with the best time of ``repeats`` runs (the first also warms up)."""
+    best = design()
+    for _ in range(repeats - 1):
+        again = design()
+        if again.seconds < best.seconds:
+            best = again
+    return best
+
+
+def median_ms(call: Callable[[int], object], count: int) -> float:
+    """Median ms of ``call(i)`` over ``count`` calls on samples i = 0 .. count - 1, after
+    :data:`WARM_UP_CALLS` calls; the latency of one call at batch size 1 (Table I)."""
+    for i in range(min(WARM_UP_CALLS, count)):
+        call(i)
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
