@@ -31,9 +31,14 @@ class CsiConfig:
 
     Attributes:
         beta: CSI accuracy in [0, 1]; 1 is perfect CSI.
+        receiver: how the BS forms its beams and what designs optimise, one of genie (the
+            paper's metric: beams from the true H), naive (MMSE beams from H_hat as if
+            exact) and robust (LMMSE beams for the estimation error;
+            :mod:`isac.physics.receivers`).
     """
 
     beta: float = 1.0
+    receiver: str = "genie"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ Outputs (:class:`DesignOutput`), in the inputs' precision:
   with its eigenvalues, sum <= P_s;
 - ``S``: complex [L, n_tx], the sensing waveform, eq. (31);
 - ``W``: complex [n_rx, n_users], the receive beams w_k as columns, eq. (32), or the
-  scheme's own beam rule (zero-forcing for ``zfbf``).
+  scheme's own beam rule (zero-forcing for ``zfbf``), for the designer's receiver: MMSE
+  beams from H_hat, or with ``receiver=Receiver("robust", beta)`` the robust LMMSE beams
+  (:mod:`isac.physics.receivers`). A trained network's designer takes the receiver it
+  was trained for unless one is given.
 
 A learned design runs as :class:`~isac.learning.pipeline.NetworkPipeline` on a batch; a
 single sample of a network that compiles to numpy (ISACNN, FC-NN) runs as
@@ -41,6 +44,7 @@ from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
 from isac.learning.numpy_network import NotCompilable
 from isac.learning.pipeline import NetworkPipeline, SingleSamplePipeline
+from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES, select_schemes
 
@@ -71,44 +75,65 @@ class Designer:
         name: the network's or scheme's name. system: the system it designs for.
     """
 
-    def __init__(self, name: str, system: SystemConfig, module: ISACModule | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        system: SystemConfig,
+        module: ISACModule | None = None,
+        receiver: Receiver = GENIE,
+    ) -> None:
         self.name = name
         self.system = system
-        self._pipeline = self._single = None
+        self.receiver = receiver
+        self._pipeline = self._single = self._required_power = None
         if module is not None:
-            self._pipeline = NetworkPipeline(module.network, system).eval()
+            self._required_power = getattr(module.network, "required_user_power", None)
+            self._pipeline = NetworkPipeline(module.network, system, receiver).eval()
             n_tx, n_rx, n_users = system.n_tx, system.n_rx, system.n_users
             self._single_signature = ((n_tx, n_tx), (n_rx, n_users), (n_users,), "c", "c", "f")
             try:
-                self._single = SingleSamplePipeline(module.network, system)
+                self._single = SingleSamplePipeline(module.network, system, receiver)
             except NotCompilable:
                 pass  # e.g. PriceNet, whose water-filling iterates: the torch pipeline serves
 
     @classmethod
-    def from_module(cls, module: ISACModule) -> Designer:
-        """The trained network of a loaded module (:func:`load_checkpoint`)."""
-        return cls(module.name, module.system, module.eval())
+    def from_module(cls, module: ISACModule, receiver: Receiver | None = None) -> Designer:
+        """The trained network of a loaded module (:func:`load_checkpoint`), with the beams
+        of ``receiver`` (by default, the receiver it was trained for)."""
+        return cls(module.name, module.system, module.eval(), receiver or module.receiver)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, system: SystemConfig | None = None) -> Designer:
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        system: SystemConfig | None = None,
+        receiver: Receiver | None = None,
+    ) -> Designer:
         """The network of a checkpoint; with ``system``, refused if its sizes differ."""
-        return cls.from_module(load_checkpoint(path, expected=system))
+        return cls.from_module(load_checkpoint(path, expected=system), receiver)
 
     @classmethod
     def from_run(
-        cls, run_dir: str | Path, checkpoint: str = "best", system: SystemConfig | None = None
+        cls,
+        run_dir: str | Path,
+        checkpoint: str = "best",
+        system: SystemConfig | None = None,
+        receiver: Receiver | None = None,
     ) -> Designer:
         """The network of a training run: its ``best`` or ``last`` checkpoint, or a path."""
-        return cls.from_checkpoint(checkpoint_path(run_dir, checkpoint), system)
+        return cls.from_checkpoint(checkpoint_path(run_dir, checkpoint), system, receiver)
 
     @classmethod
-    def from_scheme(cls, name: str, system: SystemConfig | None = None) -> Designer:
+    def from_scheme(
+        cls, name: str, system: SystemConfig | None = None, receiver: Receiver = GENIE
+    ) -> Designer:
         """The registered scheme ``name`` (:data:`~isac.schemes.registry.SCHEMES`) for
-        ``system`` (Table II by default); refused if it cannot serve that system."""
+        ``system`` (Table II by default) and ``receiver`` (whose model it optimises and
+        whose beams it forms); refused if it cannot serve that system."""
         system = SystemConfig() if system is None else system
         checks.one_of("scheme", name, tuple(SCHEMES))
         select_schemes([name], system)
-        return cls(name, system)
+        return cls(name, system, receiver=receiver)
 
     def __call__(
         self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, *, check: bool = True
@@ -134,11 +159,13 @@ class Designer:
         self._check_shapes(R_T, H_hat, p, None if single else R_T.shape[0])
         if single:
             R_T, H_hat, p = R_T[None], H_hat[None], p[None]
+        if self._required_power is not None:
+            self._check_user_power(p)
         arrays = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
         scale = self._check_values(*arrays) if check else None
         with torch.inference_mode():
             if self._pipeline is None:
-                design = design_scheme(self.name, R_T, H_hat, p, self.system)
+                design = design_scheme(self.name, R_T, H_hat, p, self.system, self.receiver)
                 sigma_s, S, W, lowest = design.sigma_s, design.S, design.W, design.lowest_eigenvalue
             else:
                 sigma_s, S, W, lowest = self._pipeline(R_T, H_hat, p)
@@ -211,6 +238,17 @@ class Designer:
             f"R_T must be Hermitian, got max |R_T - R_T^H| = {asymmetry.max():.3g} "
             f"against max |R_T| = {scale.max():.3g}"
         )
+
+    def _check_user_power(self, p: torch.Tensor) -> None:
+        """Refuse powers other than the one a network's design assumes (PriceNet for the
+        robust receiver: its features do not carry the users' total power)."""
+        required = self._required_power
+        if not torch.allclose(p, torch.full_like(p, required), rtol=1e-5, atol=0.0):
+            raise checks.SettingsError(
+                f"p must be {required:g} for every user: network {self.name!r} was trained "
+                f"for the robust receiver with every user at system.user_power; got "
+                f"{p.min().item():g}..{p.max().item():g}"
+            )
 
     def _check_definite(self, lowest: np.ndarray, scale: np.ndarray) -> None:
         """Refuse an R_T with a negative eigenvalue (its EVD comes with the design)."""

@@ -16,6 +16,7 @@ from isac.learning.lit_module import ISACModule
 from isac.learning.pipeline import NetworkPipeline, eigen_inputs
 from isac.physics import recover
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 from isac.schemes.beams import BEAM_RULES
 from isac.schemes.registry import SCHEMES, SchemeInputs
@@ -45,27 +46,38 @@ def design_network(
     H_est: torch.Tensor,
     p: torch.Tensor,
     system: SystemConfig,
+    receiver: Receiver = GENIE,
 ) -> Design:
-    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32)
-    (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
+    """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32) with
+    ``receiver``'s beams (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
     start = time.perf_counter()
     with torch.inference_mode():
-        sigma_s, S, W, lowest = NetworkPipeline(network.network, system)(R_T, H_est, p)
+        pipeline = NetworkPipeline(network.network, system, receiver)
+        sigma_s, S, W, lowest = pipeline(R_T, H_est, p)
     return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {}, lowest)
 
 
 def design_scheme(
-    name: str, R_T: torch.Tensor, H_est: torch.Tensor, p: torch.Tensor, system: SystemConfig
+    name: str,
+    R_T: torch.Tensor,
+    H_est: torch.Tensor,
+    p: torch.Tensor,
+    system: SystemConfig,
+    receiver: Receiver = GENIE,
 ) -> Design:
-    """The registered scheme ``name``, from the same inputs as the network: its powers from
-    the problem terms of H_hat, the waveform (31) and its beam rule's beams from H_hat."""
+    """The registered scheme ``name``, from the same inputs as the network: its powers
+    from the problem terms of ``receiver``'s model of H_hat (:meth:`Receiver.model`; H_hat
+    as if exact, but for the robust receiver), the waveform (31) and its beam rule's beams
+    for that model."""
     scheme = SCHEMES[name]
     start = time.perf_counter()
     sigma_t, U_T, lowest = eigen_inputs(R_T)
-    seen = ProblemTerms.from_channels(H_est, p, sigma_t, system)
-    powers = scheme.design(SchemeInputs(seen, H_est, p, system))
+    channel, noise = receiver.model(H_est, p, system)
+    seen = ProblemTerms.from_channels(channel, p, sigma_t, system, noise)
+    powers = scheme.design(SchemeInputs(seen, channel, p, system))
     S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)
-    W = BEAM_RULES[scheme.beam_rule].form(H_est, p, powers.sigma_s, sigma_t, system)
+    rule = BEAM_RULES[scheme.beam_rule]
+    W = rule.form(channel, p, powers.sigma_s, sigma_t, system, noise.to(sigma_t.dtype))
     seconds = time.perf_counter() - start
     return Design(powers.sigma_s, S, W, scheme.beam_rule, seconds, powers.info, lowest)
 

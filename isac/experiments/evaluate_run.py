@@ -22,6 +22,7 @@ from isac.experiments.evaluation import compare_schemes
 from isac.experiments.runs import checkpoint_path, read_run_config, write_csv, write_json
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
+from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SIZE_SETTINGS, SystemConfig
 from isac.schemes.registry import select_schemes
@@ -50,16 +51,19 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         )
     system: dict[str, Any] = SystemConfig().to_dict()
     beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
+    receiver = CsiConfig().receiver
     model = None
     if cfg.run is not None:
         run_cfg = read_run_config(cfg.run)
         system.update(OmegaConf.to_container(run_cfg.system))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
+        receiver = run_cfg.csi.get("receiver", receiver)
         model = run_cfg.model.name
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
     settings = {
         "system": SystemConfig(**system),
         "beta": checks.in_unit_interval("csi.beta", beta if cfg.csi.beta is None else cfg.csi.beta),
+        "receiver": receiver if cfg.csi.receiver is None else cfg.csi.receiver,
         "n_test": checks.positive_int(
             "data.n_test", n_test if cfg.data.n_test is None else cfg.data.n_test
         ),
@@ -70,6 +74,7 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         if cfg.polish_steps is None
         else checks.non_negative_int("polish_steps", cfg.polish_steps),
     }
+    Receiver(settings["receiver"], settings["beta"])  # refuse a bad receiver before any work
     requested = None if cfg.schemes is None else list(cfg.schemes)
     select_schemes(requested, settings["system"])  # refuse a bad list before any work
     settings["schemes"] = requested
@@ -115,6 +120,7 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
         network,
         settings["schemes"],
         beta=settings["beta"],
+        receiver=settings["receiver"],
         n_test=settings["n_test"],
         seed=settings["seed"],
         repeats=settings["repeats"],

@@ -22,6 +22,7 @@ from isac.experiments.designs import Design, design_network, design_scheme, medi
 from isac.learning.lit_module import ISACModule
 from isac.physics import rates
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import GENIE, RECEIVERS, Receiver, error_as_noise
 from isac.physics.scenario import Scenario, sample_scenario
 from isac.physics.system import SystemConfig
 from isac.schemes.beams import BEAM_RULES
@@ -33,29 +34,56 @@ SINGLE_SAMPLE_CALLS = 200  # test samples designed one per call for a network's 
 
 
 def score(
-    design: Design, scenario: Scenario, truth: ProblemTerms, system: SystemConfig
+    design: Design,
+    scenario: Scenario,
+    truth: ProblemTerms,
+    system: SystemConfig,
+    receiver: Receiver = GENIE,
 ) -> dict[str, torch.Tensor]:
-    """Per-instance metrics of ``design`` on the true channel, real [n] each."""
+    """Per-instance metrics of ``design``, real [n] each.
+
+    Rs is always that of the true channel. Rc is the rate realised on the true channel H
+    with the beams of each receiver (``rate_c_<receiver>``, docs/evaluation.md,
+    "Receivers"): the design's beam rule applied to that receiver's model (the genie's
+    is H; the MMSE rule's rate there has the closed form (26)). For the beams of
+    ``naive`` and ``robust``, which the BS forms from H_hat, ``rate_c_bound_<receiver>`` is
+    the rate it can count on: their SINR with the estimation error as noise
+    (:func:`~isac.physics.receivers.error_as_noise`). ``wsnr`` and ``rate_c`` are those of
+    ``receiver``, ``wsnr_bs_beams`` and ``rate_c_bs_beams`` those of the beams the design
+    returned, and ``wsnr_objective`` the objective the design maximised: (28) of
+    ``receiver``'s model (:meth:`ProblemTerms.for_receiver`). Every WSNR is normalised
+    by the true channel's M_s and M_c, so the receivers compare.
+    """
     sigma_s = design.sigma_s.to(truth.sigma_t.dtype)
     rate_s = truth.sensing_rate(sigma_s, system)
     echo = rates.echo_interference(sigma_s, truth.sigma_t, system.waveform_len)
+    H, H_est, p = scenario.H, scenario.H_est, scenario.p
 
-    def rate_with(W: torch.Tensor) -> torch.Tensor:
-        sinr = rates.sinr_fixed_beams(
-            *rates.beam_terms(scenario.H, scenario.p, W), echo, system.noise_power
-        )
+    def rate_of(channel: torch.Tensor, W: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        sinr = rates.sinr_fixed_beams(*rates.beam_terms(channel, p, W), echo, noise)
         return torch.log1p(sinr).mean(dim=-1) / rates.LN2
 
+    def wsnr(rate_c: torch.Tensor) -> torch.Tensor:
+        return rates.wsnr(rate_s, rate_c, truth.max_rate_s, truth.max_rate_c, system.alpha)
+
     rule = BEAM_RULES[design.beam_rule]
-    if rule.closed_form_rate is not None:  # e.g. (26) for MMSE beams of the true channel
-        rate_c = rule.closed_form_rate(truth, sigma_s, system)
-    else:
-        rate_c = rate_with(rule.form(scenario.H, scenario.p, sigma_s, truth.sigma_t, system))
-    rate_c_bs = rate_with(design.W.to(scenario.H.dtype))
-
-    def wsnr(rate_c_: torch.Tensor) -> torch.Tensor:
-        return rates.wsnr(rate_s, rate_c_, truth.max_rate_s, truth.max_rate_c, system.alpha)
-
+    bound_channel, bound_noise = error_as_noise(H_est, p, system, receiver.beta)
+    metrics: dict[str, torch.Tensor] = {}
+    # at beta = 0 the robust receiver is undefined (Receiver refuses it)
+    for kind in [k for k in RECEIVERS if k != "robust" or receiver.beta > 0]:
+        channel, noise = Receiver(kind, receiver.beta).model(H_est, p, system, H)
+        if kind == "genie" and rule.closed_form_rate is not None:
+            realised = rule.closed_form_rate(truth, sigma_s, system)  # e.g. (26)
+        else:
+            W = rule.form(channel, p, sigma_s, truth.sigma_t, system, noise)
+            realised = rate_of(H, W, truth.comm_noise)
+        if kind != "genie":
+            bound = rate_of(bound_channel, W, bound_noise)
+            metrics[f"rate_c_bound_{kind}"], metrics[f"wsnr_bound_{kind}"] = bound, wsnr(bound)
+        metrics[f"rate_c_{kind}"], metrics[f"wsnr_{kind}"] = realised, wsnr(realised)
+    rate_c = metrics[f"rate_c_{receiver.kind}"]
+    rate_c_bs = rate_of(H, design.W.to(H.dtype), truth.comm_noise)
+    objective = ProblemTerms.for_receiver(receiver, H_est, p, truth.sigma_t, system, H)
     return {
         "wsnr": wsnr(rate_c),
         "rate_s": rate_s,
@@ -64,15 +92,19 @@ def score(
         "power_fraction": sigma_s.sum(-1) / system.sensing_power,
         "wsnr_bs_beams": wsnr(rate_c_bs),
         "rate_c_bs_beams": rate_c_bs,
+        "wsnr_objective": objective.wsnr(sigma_s, system),
+        **metrics,
     }
 
 
 def comparison_table(
     designs: dict[str, Design], scores: dict[str, dict[str, torch.Tensor]], n: int
 ) -> list[dict[str, float | str]]:
-    """One row per scheme: mean metrics, % of the optimum's mean WSNR, the worst sample's
-    % of its own optimum, ms per sample and speed-up over ``traditional`` (where those
-    schemes were run)."""
+    """One row per scheme: mean metrics, % of the optimum's mean WSNR (and of its mean
+    objective, ``objective_pct_of_optimum``: the measure of a design for the robust
+    receiver, whose realised WSNR the optimum of the bound need not maximise), the worst
+    sample's % of its own optimum, ms per sample and speed-up over ``traditional`` (where
+    those schemes were run)."""
     optimum = scores["optimum"]["wsnr"] if "optimum" in scores else None
     traditional = designs["traditional"].seconds if "traditional" in designs else None
     rows = []
@@ -81,8 +113,11 @@ def comparison_table(
         row.update({key: value.mean().item() for key, value in scores[name].items()})
         if optimum is None:
             row["pct_of_optimum"] = row["worst_pct_of_optimum"] = float("nan")
+            row["objective_pct_of_optimum"] = float("nan")
         else:
             row["pct_of_optimum"] = 100.0 * row["wsnr"] / optimum.mean().item()
+            best_objective = scores["optimum"]["wsnr_objective"].mean().item()
+            row["objective_pct_of_optimum"] = 100.0 * row["wsnr_objective"] / best_objective
             row["worst_pct_of_optimum"] = 100.0 * (scores[name]["wsnr"] / optimum).min().item()
         row["ms_per_sample"] = 1000.0 * design.seconds / n
         row["speedup_vs_traditional"] = (
@@ -114,6 +149,7 @@ def compare_schemes(
     n_test: int,
     seed: int,
     repeats: int,
+    receiver: str = "genie",
 ) -> Comparison:
     """Design with the network (if any) and each of ``schemes`` on the test split of
     ``seed``, time each (best of ``repeats``) and score all on the true channel. The
@@ -121,10 +157,15 @@ def compare_schemes(
     the design API (:class:`~isac.designer.Designer`), over the first
     :data:`SINGLE_SAMPLE_CALLS` test samples.
 
+    Every design is for ``receiver`` (:data:`~isac.physics.receivers.RECEIVERS`): the
+    schemes maximise its model's objective and every design forms its beams; the scores
+    cover all receivers (:func:`score`).
+
     ``schemes=None`` runs every registered scheme that can serve ``system`` and notes
     (in the log and in :attr:`Comparison.skipped`) each one it leaves out; a scheme named
     in a list that cannot serve ``system`` is refused (:func:`select_schemes`).
     """
+    chosen = Receiver(receiver, beta)
     names, skipped = select_schemes(schemes, system)
     for note in skipped:
         log.warning(note)
@@ -134,14 +175,18 @@ def compare_schemes(
     R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
     designs: dict[str, Design] = {}
     if network is not None:
-        design = timed(lambda: design_network(network, R_T, H_est, p, system), repeats)
-        designer = Designer.from_module(network)
+        design = timed(lambda: design_network(network, R_T, H_est, p, system, chosen), repeats)
+        designer = Designer.from_module(network, chosen)
         ms_batch_1 = median_ms(
             lambda i: designer(R_T[i], H_est[i], p[i]), min(n_test, SINGLE_SAMPLE_CALLS)
         )
         designs[network.name] = replace(design, info={**design.info, "ms_batch_1": ms_batch_1})
     for name in names:
-        designs[name] = timed(lambda name=name: design_scheme(name, R_T, H_est, p, system), repeats)
-    scores = {name: score(design, scenario, truth, system) for name, design in designs.items()}
+        designs[name] = timed(
+            lambda name=name: design_scheme(name, R_T, H_est, p, system, chosen), repeats
+        )
+    scores = {
+        name: score(design, scenario, truth, system, chosen) for name, design in designs.items()
+    }
     rows = comparison_table(designs, scores, n_test)
     return Comparison(scenario, designs, scores, rows, skipped)

@@ -37,6 +37,15 @@ EVALUATION_METRICS = (
     "wsnr_bs_beams",
     "rate_c_bs_beams",
     "ms_per_sample",
+    # the receivers (isac/physics/receivers.py); NaN in runs evaluated before them
+    "wsnr_genie",
+    "wsnr_naive",
+    "wsnr_robust",
+    "rate_c_naive",
+    "rate_c_robust",
+    "rate_c_bound_naive",
+    "rate_c_bound_robust",
+    "objective_pct_of_optimum",
 )
 RATE_UNIT = "bits/s/Hz"
 OPTIMUM_NOTE = "dotted: the global optimum of each point (beyond the paper)"
@@ -81,7 +90,8 @@ def evaluation_rows(runs: Iterable[Run], point: Callable[[Run], dict[str, Any]])
         learned = run.metrics["model"]
         run.scheme(learned)  # a clear error if the run was not evaluated
         for scheme, row in run.metrics["evaluation"].items():
-            rows.append({**point(run), "scheme": scheme, **{m: row[m] for m in EVALUATION_METRICS}})
+            metrics = {m: row.get(m, float("nan")) for m in EVALUATION_METRICS}
+            rows.append({**point(run), "scheme": scheme, **metrics})
     axes = [key for key in rows[0] if key != "scheme" and key not in EVALUATION_METRICS]
     return sorted(rows, key=lambda r: (*(r[key] for key in axes), r["scheme"]))
 
@@ -302,8 +312,16 @@ def fig10(runs: list[Run]) -> tuple[Rows, Figure]:
     return rows, fig
 
 
+RECEIVER_STYLES = {  # line styles of the receivers' curves (isac/physics/receivers.py)
+    "naive": {"marker": None, "linestyle": "--", "linewidth": 1.2},
+    "robust": {"marker": None, "linestyle": "-.", "linewidth": 1.6},
+}
+
+
 def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
-    """WSNR, SR and CR against N_r for each CSI accuracy beta."""
+    """WSNR, SR and CR against N_r for each CSI accuracy beta: the paper's metric (genie
+    receiver) and, for beta < 1, the rates realised with the naive and robust receivers'
+    beams from H_hat (at beta = 1 all three coincide)."""
     rows = evaluation_rows(
         runs, lambda run: {"beta": run.metrics["beta"], "n_rx": run.system("n_rx")}
     )
@@ -323,25 +341,97 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
             "n_rx",
             key,
             ("beta",),
-            lambda b: f"β = {b:g}",
+            lambda b: f"β = {b:g}, genie (paper)",
             scheme=learned,
             style=lambda i: {"marker": "osv"[i % 3], "markersize": 9 - 2.5 * (i % 3)},
         )
         ax.set(xlabel=AXIS_LABELS["n_rx"], ylabel=ylabel, title=title)
-    for ax, key in ((axes[0], "wsnr_bs_beams"), (axes[2], "rate_c_bs_beams")):
-        plot_groups(
-            ax,
-            rows,
-            "n_rx",
-            key,
-            ("beta",),
-            lambda b: f"β = {b:g}, beams from $\\hat{{H}}$",
-            scheme=learned,
-            optimum=False,
-            style={"marker": None, "linestyle": "--", "linewidth": 1},
-        )
+    # sorted betas below 1 are a prefix of all, so each keeps its colour
+    imperfect = [r for r in rows if r["beta"] < 1.0]
+    for receiver, style in RECEIVER_STYLES.items():
+        for ax, key in ((axes[0], "wsnr"), (axes[2], "rate_c")):
+            plot_groups(
+                ax,
+                imperfect,
+                "n_rx",
+                f"{key}_{receiver}",
+                ("beta",),
+                lambda b, receiver=receiver: f"β = {b:g}, {receiver} (beyond the paper)",
+                scheme=learned,
+                optimum=False,
+                style=style,
+            )
     for ax in axes:
         _legend_below(ax, ncol=2)
+    return rows, fig
+
+
+def csi(runs: list[Run]) -> tuple[Rows, Figure]:
+    """Beyond the paper: WSNR, the communication rate and the gap to the optimum against the
+    CSI accuracy beta, one network trained for each receiver (``experiment=csi``)."""
+    rows = evaluation_rows(
+        runs,
+        lambda run: {"receiver": run.metrics.get("receiver", "genie"), "beta": run.metrics["beta"]},
+    )
+    learned = _learned(runs)
+    fig, axes = _panels(
+        3,
+        f"Beyond the paper: {display(runs[0], learned)[0]} trained for each receiver, against "
+        f"the CSI accuracy β\n{OPTIMUM_NOTE}",
+        5.2,
+    )
+
+    def label(receiver: str) -> str:
+        return f"{receiver} receiver, realised"
+
+    plot_groups(axes[0], rows, "beta", "wsnr", ("receiver",), label, scheme=learned)
+    plot_groups(
+        axes[0],
+        rows,
+        "beta",
+        "wsnr_genie",
+        ("receiver",),
+        lambda receiver: f"{receiver}-trained, genie metric (paper)",
+        scheme=learned,
+        optimum=False,
+        style={"marker": None, "linestyle": "--", "linewidth": 1},
+    )
+    plot_groups(axes[1], rows, "beta", "rate_c", ("receiver",), label, scheme=learned)
+    for receiver in ("naive", "robust"):
+        plot_groups(
+            axes[1],
+            [r for r in rows if r["receiver"] == receiver],
+            "beta",
+            f"rate_c_bound_{receiver}",
+            ("receiver",),
+            lambda receiver: f"{receiver} receiver, bound",
+            scheme=learned,
+            optimum=False,
+            style=lambda i, receiver=receiver: {
+                "color": f"C{('naive', 'robust').index(receiver)}",
+                "marker": None,
+                "linestyle": "--",
+                "linewidth": 1,
+            },
+        )
+    plot_groups(
+        axes[2],
+        rows,
+        "beta",
+        "objective_pct_of_optimum",
+        ("receiver",),
+        lambda receiver: f"{receiver} receiver",
+        scheme=learned,
+        optimum=False,
+    )
+    for ax, title, ylabel in zip(
+        axes,
+        ("(a) WSNR, realised on the true H", "(b) communication rate", "(c) objective vs optimum"),
+        ("WSNR", f"Communication rate per CU ({RATE_UNIT})", "% of the optimum's objective"),
+        strict=True,
+    ):
+        ax.set(xlabel="CSI accuracy β", ylabel=ylabel, title=title)
+        _legend_below(ax, ncol=1)
     return rows, fig
 
 
@@ -412,6 +502,7 @@ FIGURES: dict[str, Callable[[list[Run]], tuple[Rows, Figure]]] = {
     "fig10": fig10,
     "fig11": fig11,
     "table1": table1,
+    "csi": csi,
 }
 
 

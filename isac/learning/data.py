@@ -2,7 +2,9 @@
 
 Each sample is a scenario reduced to what training needs: the network's features
 (from the channel the BS knows, H_hat) and the :class:`~isac.physics.problem.ProblemTerms`
-of the true channel H, so the loss (30) is cheap and always scored on the truth.
+the loss (30) maximises, so the loss is cheap: those of the true channel H for the
+paper's genie receiver, else of the receiver's model of H_hat
+(:mod:`isac.physics.receivers`).
 Validation and test sets are fixed by ``(seed, split)``; the training set is fixed
 too, or, with ``resample_train``, drawn anew every epoch from ``(seed, "train-<epoch>")``.
 Shuffling is keyed to ``(seed, epoch)``, so a resumed run sees the same batches.
@@ -21,6 +23,7 @@ from isac import checks
 from isac.config import DataConfig
 from isac.learning.features import input_features
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario, split_generator
 from isac.physics.system import SystemConfig
 
@@ -31,7 +34,7 @@ class Batch:
 
     Attributes:
         features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
-        terms: the per-sample terms of problem (28) from the true channel H.
+        terms: the per-sample terms of problem (28) the loss maximises.
     """
 
     features: torch.Tensor
@@ -49,7 +52,9 @@ class ProblemSet(Dataset):
 
     Attributes:
         features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
-        terms: the terms of problem (28) of the true channel H.
+        terms: the terms of problem (28) that the loss (30) maximises: of the true channel
+            H for the genie receiver (the paper), else of the receiver's model of H_hat
+            (:meth:`ProblemTerms.for_receiver`).
         H_est: complex [n, n_rx, n_users], the channel the BS knows. p: real [n, n_users].
     """
 
@@ -61,13 +66,21 @@ class ProblemSet(Dataset):
         beta: float,
         seed: int,
         split: str,
+        receiver: str = "genie",
         dtype: torch.dtype = torch.float32,
     ) -> None:
         scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
         self.features = input_features(
             scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power
         ).to(dtype)
-        self.terms = ProblemTerms.from_scenario(scenario, system).to(dtype)
+        self.terms = ProblemTerms.for_receiver(
+            Receiver(receiver, beta),
+            scenario.H_est,
+            scenario.p,
+            scenario.sigma_t,
+            system,
+            H=scenario.H,
+        ).to(dtype)
         self.H_est, self.p = scenario.H_est, scenario.p
 
     def __len__(self) -> int:
@@ -119,12 +132,17 @@ class ISACDataModule(L.LightningDataModule):
         system: the system settings.
         data: sample counts, batch sizes, seed (:class:`~isac.config.DataConfig`).
         beta: CSI accuracy in [0, 1] (1: perfect CSI).
+        receiver: the receiver the loss is for, one of
+            :data:`~isac.physics.receivers.RECEIVERS`.
     """
 
-    def __init__(self, system: SystemConfig, data: DataConfig, *, beta: float) -> None:
+    def __init__(
+        self, system: SystemConfig, data: DataConfig, *, beta: float, receiver: str = "genie"
+    ) -> None:
         super().__init__()
         self.system = system
-        self.beta = checks.in_unit_interval("csi.beta", beta)
+        self.beta = Receiver(receiver, beta).beta  # validates both
+        self.receiver = receiver
         self.n_train = checks.positive_int("data.n_train", data.n_train)
         self.n_val = checks.positive_int("data.n_val", data.n_val)
         self.n_test = checks.positive_int("data.n_test", data.n_test)
@@ -145,14 +163,19 @@ class ISACDataModule(L.LightningDataModule):
         if split not in self.sets:
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
             self.sets[split] = ProblemSet(
-                self.system, n, beta=self.beta, seed=self.seed, split=split
+                self.system, n, beta=self.beta, seed=self.seed, split=split, receiver=self.receiver
             )
         return self.sets[split]
 
     def _draw_training_set(self, epoch: int) -> None:
         if self.drawn_epoch != epoch:
             self.sets["train"] = ProblemSet(
-                self.system, self.n_train, beta=self.beta, seed=self.seed, split=f"train-{epoch}"
+                self.system,
+                self.n_train,
+                beta=self.beta,
+                seed=self.seed,
+                split=f"train-{epoch}",
+                receiver=self.receiver,
             )
             self.drawn_epoch = epoch
 

@@ -16,6 +16,7 @@ from isac import checks
 from isac.config import OptimConfig
 from isac.learning.data import Batch
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
 
@@ -103,6 +104,13 @@ class ISACModule(L.LightningModule):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
         return self.network(features)
+
+    @property
+    def receiver(self) -> Receiver:
+        """The receiver the network was trained for (``csi`` of its run; the genie at
+        perfect CSI for runs without one)."""
+        csi = (self.hparams.get("run_config") or {}).get("csi") or {}
+        return Receiver(csi.get("receiver", "genie"), csi.get("beta", 1.0))
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()

@@ -17,6 +17,7 @@ from torch import nn
 from isac.learning.features import feature_count, input_features
 from isac.learning.numpy_network import compile_network
 from isac.physics import recover
+from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 
 
@@ -38,27 +39,32 @@ class NetworkPipeline(nn.Module):
         network: maps features [n, 2 n_rx n_users + n_tx] to sigma_s [n, n_tx]
             (:mod:`isac.learning.networks`), in eval mode.
         system: the system it was trained for.
+        receiver: whose MMSE beams W are (:meth:`Receiver.model` of H_hat).
 
     Shapes of :meth:`forward`: R_T complex [n, n_tx, n_tx], H_hat complex
     [n, n_rx, n_users], p real [n, n_users]; returns sigma_s real [n, n_tx], S complex
     [n, L, n_tx], W complex [n, n_rx, n_users] and real [n], in the inputs' precision.
     """
 
-    def __init__(self, network: nn.Module, system: SystemConfig) -> None:
+    def __init__(
+        self, network: nn.Module, system: SystemConfig, receiver: Receiver = GENIE
+    ) -> None:
         super().__init__()
         self.network = network
-        self.waveform_len = system.waveform_len
-        self.noise_power = system.noise_power
+        self.system = system
+        self.receiver = receiver
         self.dtype = next(network.parameters()).dtype
 
     def forward(
         self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        system = self.system
         sigma_t, U_T, lowest = eigen_inputs(R_T)
-        features = input_features(H_hat, p, sigma_t, self.noise_power)
+        features = input_features(H_hat, p, sigma_t, system.noise_power)
         sigma_s = self.network(features.to(self.dtype)).to(sigma_t.dtype)
-        S = recover.waveform_from_powers(sigma_s, U_T, self.waveform_len)
-        W = recover.mmse_beams(H_hat, p, sigma_s, sigma_t, self.waveform_len, self.noise_power)
+        S = recover.waveform_from_powers(sigma_s, U_T, system.waveform_len)
+        channel, noise = self.receiver.model(H_hat, p, system)
+        W = recover.mmse_beams(channel, p, sigma_s, sigma_t, system.waveform_len, noise)
         return sigma_s, S, W, lowest
 
 
@@ -73,6 +79,7 @@ class SingleSamplePipeline:
 
     Args:
         network: in eval mode. system: the system it was trained for.
+        receiver: whose MMSE beams W are (:meth:`Receiver.model` of H_hat).
 
     Raises:
         NotCompilable: the network cannot be compiled.
@@ -82,10 +89,13 @@ class SingleSamplePipeline:
     S complex [L, n_tx], W complex [n_rx, n_users] and the eigenvalue, in it.
     """
 
-    def __init__(self, network: nn.Module, system: SystemConfig) -> None:
+    def __init__(
+        self, network: nn.Module, system: SystemConfig, receiver: Receiver = GENIE
+    ) -> None:
         self.network = compile_network(network, feature_count(system))
         self.waveform_len = system.waveform_len
         self.noise_power = system.noise_power
+        self.robust_beta = receiver.beta if receiver.kind == "robust" else None
 
     def __call__(
         self, R_T: np.ndarray, H_hat: np.ndarray, p: np.ndarray
@@ -93,7 +103,6 @@ class SingleSamplePipeline:
         eigenvalues, eigenvectors = torch.linalg.eigh(torch.from_numpy(R_T))
         eigenvalues, eigenvectors = eigenvalues.numpy(), eigenvectors.numpy()
         sigma_t = np.maximum(eigenvalues[::-1], 0.0)
-        H_conj = H_hat.conj()
         rows = (H_hat * np.sqrt(p / self.noise_power)).T.ravel()  # h_1^T, ..., h_K^T
         features = np.concatenate((rows.real, rows.imag, sigma_t)).astype(np.float32, copy=False)
         sigma_s = self.network(features).astype(sigma_t.dtype, copy=False)
@@ -101,11 +110,16 @@ class SingleSamplePipeline:
         S = np.zeros((self.waveform_len, n_tx), dtype=eigenvectors.dtype)
         # U_T^H with U_T's columns reversed (descending eigenvalues) is U^H's rows reversed
         S[:n_tx] = np.sqrt(sigma_s)[:, None] * eigenvectors.conj().T[::-1]
+        # the receiver's model (Receiver.model): H_hat and the noise, or for the robust
+        # receiver sqrt(beta) H_hat and the noise plus (1 - beta) sum_i p_i
+        channel, noise = H_hat, self.noise_power
+        if self.robust_beta is not None:
+            channel = H_hat * np.sqrt(self.robust_beta)
+            noise = noise + (1.0 - self.robust_beta) * p.sum()
         # Omega = sum_i p_i h_i^* h_i^T + level I, then one solve for all users (item 12)
-        omega = (H_conj * p) @ H_hat.T
-        omega.flat[:: omega.shape[0] + 1] += (
-            sigma_t @ sigma_s / self.waveform_len + self.noise_power
-        )
+        H_conj = channel.conj()
+        omega = (H_conj * p) @ channel.T
+        omega.flat[:: omega.shape[0] + 1] += sigma_t @ sigma_s / self.waveform_len + noise
         directions = np.linalg.solve(omega, H_conj)
-        gains = (H_hat * directions).sum(axis=0)
+        gains = (channel * directions).sum(axis=0)
         return sigma_s, S, directions / (np.sqrt(p) * gains), eigenvalues[0]

@@ -30,6 +30,7 @@ from torch import nn
 from isac import checks
 from isac.learning.features import channels_from_features
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import Receiver, error_as_noise
 from isac.physics.system import SystemConfig
 from isac.schemes.optimum import prior_price, refine_price
 from isac.schemes.solvers import distinct_levels, water_filling_in_price
@@ -76,11 +77,30 @@ class PriceNet(nn.Module):
         system: the system settings (sizes, P_s, alpha, L, noise).
         hidden: width of the two hidden layers (>= 1).
         polish_steps: Newton steps on the price after the network, at inference (>= 0).
+        receiver, beta: the receiver whose objective the exact layer solves
+            (:mod:`isac.physics.receivers`; the model config takes them from ``csi``).
+            For ``robust`` the layer needs the users' total power, which the features
+            (29) do not carry: it takes every user's receive power to be
+            ``system.user_power``, as the project's scenarios draw it, and
+            :attr:`required_user_power` says so to the design API.
+
+    Attributes:
+        required_user_power: the receive power every user must have (``robust``), or None.
     """
 
-    def __init__(self, system: SystemConfig, hidden: int = 32, polish_steps: int = 0) -> None:
+    def __init__(
+        self,
+        system: SystemConfig,
+        hidden: int = 32,
+        polish_steps: int = 0,
+        receiver: str = "genie",
+        beta: float = 1.0,
+    ) -> None:
         super().__init__()
         self.system = system
+        self.receiver = Receiver(receiver, beta)
+        robust = self.receiver.kind == "robust"
+        self.required_user_power = system.user_power if robust else None
         hidden = checks.positive_int("model.network.hidden", hidden)
         self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
         self.norm = nn.BatchNorm1d(N_SUMMARIES)
@@ -104,7 +124,12 @@ class PriceNet(nn.Module):
                 dtype=torch.float64,
                 device=features.device,
             )
-            terms = ProblemTerms.from_channels(H_eff, powers, sigma_t, system)
+            if self.required_user_power is None:  # H_hat as if exact (genie, naive)
+                terms = ProblemTerms.from_channels(H_eff, powers, sigma_t, system)
+            else:  # the robust model, with every user at the required power
+                total = torch.full_like(powers[:, 0], system.n_users * self.required_user_power)
+                channel, noise = error_as_noise(H_eff, total[:, None], system, self.receiver.beta)
+                terms = ProblemTerms.from_channels(channel, powers, sigma_t, system, noise)
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
         correction = self.head(self.trunk(self.norm(summaries.to(features.dtype))))[:, 0]

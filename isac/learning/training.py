@@ -68,7 +68,7 @@ def system_from_config(cfg: DictConfig) -> SystemConfig:
 def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet)."""
     data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
-    return ISACDataModule(system, data, beta=cfg.csi.beta)
+    return ISACDataModule(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
 
 
 def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
@@ -272,6 +272,7 @@ def final_metrics(
             best,
             _scheme_list(cfg),
             beta=float(cfg.csi.beta),
+            receiver=str(cfg.csi.receiver),
             n_test=int(cfg.data.n_test),
             seed=int(cfg.data.seed),
             repeats=int(cfg.evaluation.repeats),
@@ -284,6 +285,7 @@ def final_metrics(
         "model_display": {"label": cfg.model.label, "style": dict(cfg.model.style)},
         "system": system.to_dict(),
         "beta": float(cfg.csi.beta),
+        "receiver": str(cfg.csi.receiver),
         "seed": int(cfg.seed),
         "data_seed": int(cfg.data.seed),
         "n_train": int(cfg.data.n_train),

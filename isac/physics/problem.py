@@ -14,6 +14,7 @@ import torch
 
 from isac import checks
 from isac.physics import rates
+from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
 
@@ -30,6 +31,9 @@ class ProblemTerms:
         signal_power: real [n, n_users, m], ``b`` of :func:`rates.interference_eigh`.
         max_rate_s: real [n], M_s of eq. (39).
         max_rate_c: real [n], M_c of eq. (40).
+        comm_noise: real [n], the noise level of the communication rate (26): the noise,
+            or for the robust receiver the noise plus the estimation error's power
+            (:mod:`isac.physics.receivers`).
     """
 
     sigma_t: torch.Tensor
@@ -38,13 +42,23 @@ class ProblemTerms:
     signal_power: torch.Tensor
     max_rate_s: torch.Tensor
     max_rate_c: torch.Tensor
+    comm_noise: torch.Tensor
 
     @classmethod
     def from_channels(
-        cls, H: torch.Tensor, p: torch.Tensor, sigma_t: torch.Tensor, system: SystemConfig
+        cls,
+        H: torch.Tensor,
+        p: torch.Tensor,
+        sigma_t: torch.Tensor,
+        system: SystemConfig,
+        comm_noise: torch.Tensor | None = None,
     ) -> ProblemTerms:
         """Precompute the terms for channels ``H`` [n, n_rx, n_users], powers ``p`` [n, n_users]
         and R_T eigenvalues ``sigma_t`` [n, n_tx]; the result has ``sigma_t``'s dtype.
+
+        ``comm_noise`` (real [n]; the noise when None) is the noise level of the users'
+        model, in the communication rate and in sigma_h; M_s, the sensing rate without
+        users, keeps the noise.
 
         The eigendecompositions always run in float64: in float32 the (near-)zero
         eigenvalues of a strong user covariance carry an absolute error of about
@@ -57,10 +71,15 @@ class ProblemTerms:
         checks.non_negative_tensor("p", p)
         checks.non_negative_tensor("sigma_t", sigma_t)
         H64, p64, sigma_t64 = H.to(torch.complex128), p.double(), sigma_t.double()
+        if comm_noise is None:
+            noise64 = torch.full((n,), system.noise_power, dtype=torch.float64, device=H.device)
+        else:
+            checks.shape("comm_noise", comm_noise, (n,))
+            noise64 = comm_noise.double()
         interference, signal = rates.interference_eigh(H64, p64)
         terms = cls(
             sigma_t=sigma_t64,
-            sigma_h=rates.sigma_h(H64, p64, system.noise_power),
+            sigma_h=rates.sigma_h(H64, p64, noise64),
             interference_eigenvalues=interference,
             signal_power=signal,
             max_rate_s=rates.max_sensing_rate(
@@ -70,9 +89,26 @@ class ProblemTerms:
                 system.waveform_len,
                 system.noise_power,
             ),
-            max_rate_c=rates.max_comm_rate(interference, signal, system.noise_power),
+            max_rate_c=rates.max_comm_rate(interference, signal, noise64),
+            comm_noise=noise64,
         )
         return terms.to(sigma_t.dtype)
+
+    @classmethod
+    def for_receiver(
+        cls,
+        receiver: Receiver,
+        H_hat: torch.Tensor,
+        p: torch.Tensor,
+        sigma_t: torch.Tensor,
+        system: SystemConfig,
+        H: torch.Tensor | None = None,
+    ) -> ProblemTerms:
+        """The terms of ``receiver``'s model (:meth:`Receiver.model`) of H_hat (and of the
+        true channel ``H`` for a genie): the objective a design for that receiver
+        maximises."""
+        channel, noise = receiver.model(H_hat, p, system, H)
+        return cls.from_channels(channel, p, sigma_t, system, noise)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, system: SystemConfig) -> ProblemTerms:
@@ -103,14 +139,14 @@ class ProblemTerms:
             self.interference_eigenvalues,
             self.signal_power,
             system.waveform_len,
-            system.noise_power,
+            self.comm_noise,
         )
 
     def sinr(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
         """real [n, n_users]: gamma_k^opt of eq. (26) for ``sigma_s`` [n, n_tx]."""
         echo = rates.echo_interference(sigma_s, self.sigma_t, system.waveform_len)
         return rates.sinr_mmse(
-            self.interference_eigenvalues, self.signal_power, echo, system.noise_power
+            self.interference_eigenvalues, self.signal_power, echo, self.comm_noise
         )
 
     def evaluate(self, sigma_s: torch.Tensor, system: SystemConfig) -> dict[str, torch.Tensor]:
@@ -149,7 +185,7 @@ class ProblemTerms:
             self.interference_eigenvalues,
             self.signal_power,
             system.waveform_len,
-            system.noise_power,
+            self.comm_noise,
         )
         scale = (1.0 - system.alpha) / self.max_rate_c
         return -scale * slope, -scale * curvature

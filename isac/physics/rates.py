@@ -2,7 +2,8 @@
 
 All functions are batched over leading dimensions and differentiable in ``sigma_s``.
 Shapes use ``...`` for batch dimensions. Powers are linear, in the units of
-:mod:`isac.physics.pathloss`.
+:mod:`isac.physics.pathloss`. A noise level is a float or real [...], one per instance
+(the robust receiver's grows with the users' powers, :mod:`isac.physics.receivers`).
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def interference_eigh(H: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, t
     )
 
 
-def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tensor:
+def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float | torch.Tensor) -> torch.Tensor:
     """real [..., n_rx]: eigenvalues of R_H = (H diag(p) H^H + noise I)^-1, descending (III-A).
 
     H diag(p) H^H has rank <= n_users: with fewer users than antennas its nonzero
     eigenvalues come from the n_users-square Gram matrix and the rest are 0.
+    ``noise_power`` is a float or real [...], one level per instance.
     """
     n_rx, n_users = H.shape[-2:]
     if n_users >= n_rx:
@@ -104,7 +106,8 @@ def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float) -> torch.Tenso
             dim=-1,
         )
     # ascending eigenvalues, so sigma_h descends
-    return 1.0 / (user_eigenvalues.clamp_min(0.0) + noise_power)
+    noise = torch.as_tensor(noise_power, dtype=user_eigenvalues.dtype, device=H.device)
+    return 1.0 / (user_eigenvalues.clamp_min(0.0) + noise[..., None])
 
 
 def sensing_rate(
@@ -136,7 +139,7 @@ def sinr_mmse(
     interference_eigenvalues: torch.Tensor,
     signal_power: torch.Tensor,
     echo_power: torch.Tensor,
-    noise_power: float,
+    noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
     """real [..., n_users]: gamma_k^opt of eq. (26) from :func:`interference_eigh`'s (a, b).
 
@@ -173,7 +176,7 @@ def sinr_fixed_beams(
     interference: torch.Tensor,
     beam_norm: torch.Tensor,
     echo_power: torch.Tensor,
-    noise_power: float,
+    noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
     """real [..., n_users]: the SINR (7)/(19) of fixed beams, from :func:`beam_terms`."""
     return signal / (interference + (echo_power + noise_power)[..., None] * beam_norm)
@@ -185,7 +188,7 @@ def comm_rate(
     interference_eigenvalues: torch.Tensor,
     signal_power: torch.Tensor,
     waveform_len: int,
-    noise_power: float,
+    noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
     """Communication rate, eq. (26), bits/s/Hz per user: (1/K) sum_k log2(1 + gamma_k^opt).
 
@@ -202,7 +205,7 @@ def comm_rate_derivatives(
     interference_eigenvalues: torch.Tensor,
     signal_power: torch.Tensor,
     waveform_len: int,
-    noise_power: float,
+    noise_power: float | torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """First and second derivatives of Rc, eq. (26), in the echo power t = sigma_t . sigma_s.
 
@@ -243,7 +246,9 @@ def max_sensing_rate(
 
 
 def max_comm_rate(
-    interference_eigenvalues: torch.Tensor, signal_power: torch.Tensor, noise_power: float
+    interference_eigenvalues: torch.Tensor,
+    signal_power: torch.Tensor,
+    noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
     """M_c, eq. (40): the communication rate (26) with no sensing power.
 

@@ -41,7 +41,7 @@ def mmse_beams(
     sigma_s: torch.Tensor,
     sigma_t: torch.Tensor,
     waveform_len: int,
-    noise_power: float,
+    noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
     """Receive beams w_k of eqs. (25)/(32), normalised so that sqrt(p_k) w_k^H h_k^* = 1 (20b).
 
@@ -59,7 +59,7 @@ def mmse_beams(
         p: real [..., n_users].
         sigma_s, sigma_t: real [..., n_tx].
         waveform_len: L.
-        noise_power: sigma_n^2.
+        noise_power: sigma_n^2, a float or real [...] (the robust receiver's level).
 
     Returns:
         complex [..., n_rx, n_users], w_k as columns.

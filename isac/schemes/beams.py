@@ -39,8 +39,9 @@ def _mmse(
     sigma_s: torch.Tensor,
     sigma_t: torch.Tensor,
     system: SystemConfig,
+    noise: torch.Tensor,
 ) -> torch.Tensor:
-    return recover.mmse_beams(H, p, sigma_s, sigma_t, system.waveform_len, system.noise_power)
+    return recover.mmse_beams(H, p, sigma_s, sigma_t, system.waveform_len, noise)
 
 
 def _zero_forcing(
@@ -49,6 +50,7 @@ def _zero_forcing(
     sigma_s: torch.Tensor,
     sigma_t: torch.Tensor,
     system: SystemConfig,
+    noise: torch.Tensor,
 ) -> torch.Tensor:
     # the inverse of a near-singular H^T H^* loses digits in complex64
     return zero_forcing_beams(H.to(torch.complex128)).to(H.dtype)
@@ -59,8 +61,9 @@ class BeamRule:
     """A rule for the receive beams.
 
     Attributes:
-        form: ``(H, p, sigma_s, sigma_t, system) -> W``, complex [n, n_rx, n_users], the
-            beams for channels H [n, n_rx, n_users] and powers sigma_s [n, n_tx].
+        form: ``(H, p, sigma_s, sigma_t, system, noise) -> W``, complex [n, n_rx, n_users],
+            the beams for channels H [n, n_rx, n_users], powers sigma_s [n, n_tx] and the
+            noise level real [n] of the receiver's model (:meth:`Receiver.model`).
         closed_form_rate: ``(terms, sigma_s, system) -> Rc`` [n], the rate of the beams
             this rule forms from the channel of ``terms``, or None where there is none.
     """

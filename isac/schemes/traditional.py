@@ -46,10 +46,12 @@ def fixed_beam_slope(
     interference: torch.Tensor,
     beam_norm: torch.Tensor,
     echo_power: torch.Tensor,
+    noise: torch.Tensor,
     system: SystemConfig,
 ) -> torch.Tensor:
-    """real [n]: d Rc/dt of the rate (8) with fixed beams, t = sigma_t . sigma_s (bits/unit)."""
-    denominator = interference + (echo_power + system.noise_power)[:, None] * beam_norm
+    """real [n]: d Rc/dt of the rate (8) with fixed beams, t = sigma_t . sigma_s (bits/unit),
+    at the noise level ``noise`` real [n] of the receiver's model."""
+    denominator = interference + (echo_power + noise)[:, None] * beam_norm
     # d/dt ln(1 + s/d(t)) with d'(t) = ||w||^2 / L
     slope = -signal * beam_norm / (system.waveform_len * denominator * (denominator + signal))
     return slope.mean(dim=-1) / rates.LN2
@@ -85,11 +87,13 @@ def traditional_powers(
     outer = torch.zeros(n, dtype=torch.long)
     inner = torch.zeros(n, dtype=torch.long)
     for _ in range(max_outer):
-        beams = mmse_beams(H, p, x, terms.sigma_t, system.waveform_len, system.noise_power)
+        beams = mmse_beams(H, p, x, terms.sigma_t, system.waveform_len, terms.comm_noise)
         signal, interference, beam_norm = rates.beam_terms(H, p, beams)
         for _ in range(max_inner):
             echo = rates.echo_interference(x, terms.sigma_t, system.waveform_len)
-            slope = fixed_beam_slope(signal, interference, beam_norm, echo, system)
+            slope = fixed_beam_slope(
+                signal, interference, beam_norm, echo, terms.comm_noise, system
+            )
             nu = -(1.0 - system.alpha) * slope / terms.max_rate_c
             step = multilevel_water_filling(
                 terms.sigma_t, levels, weight, nu, system.sensing_power, counts

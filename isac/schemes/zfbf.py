@@ -44,7 +44,7 @@ def zfbf_design(inputs: SchemeInputs) -> Powers:
         )
         echo = rates.echo_interference(x, terms64.sigma_t, system.waveform_len)
         sinr = rates.sinr_fixed_beams(
-            signal, torch.zeros_like(interference), beam_norm, echo, system.noise_power
+            signal, torch.zeros_like(interference), beam_norm, echo, terms64.comm_noise
         )
         rate_c = torch.log1p(sinr).mean(dim=-1) / rates.LN2
         return rates.wsnr(rate_s, rate_c, terms64.max_rate_s, terms64.max_rate_c, system.alpha)

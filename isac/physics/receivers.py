@@ -1,0 +1,99 @@
+"""How the base station receives the users under imperfect CSI: genie, naive and robust.
+
+The channel is H = sqrt(beta) H_hat + E with E ~ CN(0, (1 - beta) I) independent of the
+estimate H_hat (Sec. V). A receiver is the communication model its beams are designed
+for -- a channel and a noise level -- and the beams are the MMSE beams (25)/(32) of that
+model (docs/model.md, item 13):
+
+- ``genie``: the true channel H and the noise, the paper's metric. No base station can
+  form these beams; it designs with H_hat, as ``naive``.
+- ``naive``: H_hat and the noise, as if the estimate were exact.
+- ``robust``: sqrt(beta) H_hat and the noise plus the estimation error's power,
+  noise + (1 - beta) sum_i p_i. Its MMSE beams are the robust LMMSE beams
+  w_k ~ (beta H_hat^* P H_hat^T + ((1 - beta) sum_i p_i + t/L + noise) I)^-1 h_hat_k^*,
+  and the SINR (7) of that model is the rate bound that treats the estimation error as
+  uncorrelated noise (Bjornson, Hoydis and Sanguinetti, Massive MIMO Networks, 2017,
+  Thm. 4.1). It is a function of the echo power t alone, so the problem terms (28), the
+  optimum, the traditional solver and the learned designs all carry over.
+
+The same model gives the BS's view of the users' interference for sensing: sigma_h from
+beta H_hat P H_hat^H + ((1 - beta) sum_i p_i + noise) I, the covariance of H P H^H given
+H_hat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from isac import checks
+from isac.physics.system import SystemConfig
+
+RECEIVERS = ("genie", "naive", "robust")
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """A receiver of :data:`RECEIVERS` at CSI accuracy ``beta``.
+
+    Raises:
+        checks.SettingsError: ``kind`` is not a receiver, beta is outside [0, 1], or
+            the robust receiver at beta = 0.
+    """
+
+    kind: str = "genie"
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks.one_of("csi.receiver", self.kind, RECEIVERS)
+        checks.in_unit_interval("csi.beta", self.beta)
+        if self.kind == "robust" and self.beta == 0.0:
+            raise checks.SettingsError(
+                "csi.receiver=robust needs csi.beta in (0, 1]: at beta = 0 the estimate "
+                "carries no information and the robust beams are undefined"
+            )
+
+    def model(
+        self,
+        H_hat: torch.Tensor,
+        p: torch.Tensor,
+        system: SystemConfig,
+        H: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The communication model of this receiver: (channel, noise level).
+
+        Args:
+            H_hat: complex [n, n_rx, n_users], the estimate. p: real [n, n_users].
+            H: the true channel, which only ``genie`` uses; without it (at the BS), a
+                genie designs with H_hat as ``naive`` does.
+
+        Returns:
+            (complex [n, n_rx, n_users], real [n]): the channel its beams are designed for
+            and the noise level that goes with it, in the dtypes of H_hat and p.
+        """
+        if self.kind == "robust":
+            return error_as_noise(H_hat, p, system, self.beta)
+        noise = torch.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=p.device)
+        return (H if self.kind == "genie" and H is not None else H_hat), noise
+
+
+def error_as_noise(
+    H_hat: torch.Tensor, p: torch.Tensor, system: SystemConfig, beta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sqrt(beta) H_hat, noise + (1 - beta) sum_i p_i): the model in which the estimation
+    error counts as uncorrelated noise. The SINR (7) of any beams formed from H_hat in this
+    model is the rate the BS can count on (the bound of the module docstring), at any
+    beta in [0, 1] (0 at beta = 0).
+
+    Args:
+        H_hat: complex [n, n_rx, n_users]. p: real [n, n_users]. beta: in [0, 1].
+
+    Returns:
+        (complex [n, n_rx, n_users], real [n]).
+    """
+    noise = system.noise_power + (1.0 - beta) * p.sum(dim=-1)
+    return H_hat * beta**0.5, noise
+
+
+GENIE = Receiver()  # the paper's metric, at perfect CSI
