@@ -132,9 +132,16 @@ def evaluation_row(scheme: str, value: float) -> dict[str, float | str]:
     return {"scheme": scheme, **{key: value + i for i, key in enumerate(EVALUATION_METRICS)}}
 
 
-def fake_run(path: Path, sweep_point: dict | None = None, beta: float = 1.0, **system) -> Run:
+def fake_run(
+    path: Path,
+    sweep_point: dict | None = None,
+    beta: float = 1.0,
+    receiver: str = "genie",
+    **system,
+) -> Run:
     settings = {**SystemConfig().to_dict(), **system}
     metrics = {
+        "receiver": receiver,
         "model": "isacnn",
         "model_display": {"label": "Proposed DL scheme (ISACNN)", "style": {"color": "C3"}},
         "system": settings,
@@ -164,17 +171,18 @@ SWEEP_AXES = {
     "fig8": {"snr_s_db": (0.0, 10.0), "snr_c_db": (-10.0, 10.0)},
     "fig10": {"alpha": (0.2, 0.7), "n_users": (3, 7)},
     "fig11": {"n_rx": (4, 16), "beta": (0.3, 1.0)},
+    "csi": {"beta": (0.3, 1.0), "receiver": ("naive", "robust")},
 }
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_AXES))
-def test_figures_8_10_and_11_are_made_from_a_sweep(name, tmp_path):
+def test_figures_8_10_11_and_csi_are_made_from_a_sweep(name, tmp_path):
     (x_key, xs), (g_key, groups) = SWEEP_AXES[name].items()
     sweep = tmp_path / "sweeps" / name / "quick" / "2026-01-01_10-00-00-000000"
     points = [{x_key: x, g_key: g} for x in xs for g in groups]
     for number, point in enumerate(points):
-        beta = point.pop("beta", 1.0)
-        write_job(sweep, number, fake_run(tmp_path, beta=beta, **point))
+        beta, receiver = point.pop("beta", 1.0), point.pop("receiver", "genie")
+        write_job(sweep, number, fake_run(tmp_path, beta=beta, receiver=receiver, **point))
     csv_path, png_path = make_figures(
         [name], preset="quick", sweeps_dir=tmp_path / "sweeps", out_dir=tmp_path / "out"
     )[name]
@@ -183,12 +191,13 @@ def test_figures_8_10_and_11_are_made_from_a_sweep(name, tmp_path):
     assert len(rows) == 2 * len(points)  # every point, the network and the optimum
     for job in sweep.glob("[0-9]*"):
         metrics = json.loads((job / "metrics.json").read_text())
-        where = {**metrics["system"], "beta": metrics["beta"]}
+        where = {**metrics["system"], "beta": metrics["beta"], "receiver": metrics["receiver"]}
         for scheme in ("isacnn", "optimum"):
             (row,) = [
                 r
                 for r in rows
-                if r["scheme"] == scheme and all(float(r[k]) == where[k] for k in SWEEP_AXES[name])
+                if r["scheme"] == scheme
+                and all(type(where[k])(r[k]) == where[k] for k in SWEEP_AXES[name])
             ]
             for key in EVALUATION_METRICS:
                 assert float(row[key]) == metrics["evaluation"][scheme][key]

@@ -396,6 +396,18 @@ def csi(runs: list[Run]) -> tuple[Rows, Figure]:
         optimum=False,
         style={"marker": None, "linestyle": "--", "linewidth": 1},
     )
+    # the naive receiver's powers with the robust receiver's beams: which of the two helps
+    plot_groups(
+        axes[0],
+        [r for r in rows if r["receiver"] == "naive"],
+        "beta",
+        "wsnr_robust",
+        ("receiver",),
+        lambda receiver: "naive-trained powers, robust beams, realised",
+        scheme=learned,
+        optimum=False,
+        style={"color": "C2", "marker": "s", "markersize": 4, "linestyle": "-."},
+    )
     plot_groups(axes[1], rows, "beta", "rate_c", ("receiver",), label, scheme=learned)
     for receiver in ("naive", "robust"):
         plot_groups(
