@@ -238,3 +238,21 @@ def test_pricenet_for_the_robust_receiver_is_exact_and_refuses_other_powers():
     )
     with pytest.raises(SettingsError, match="p must be .* for every user"):
         designer(scenario.R_T, scenario.H_est, 2 * scenario.p)
+
+
+def test_the_solvers_optimise_the_robust_objective():
+    beta = 0.4
+    scenario = sample_scenario(SYSTEM, 32, beta=beta, seed=8, split="test")
+    robust = Receiver("robust", beta)
+    terms = ProblemTerms.for_receiver(robust, scenario.H_est, scenario.p, scenario.sigma_t, SYSTEM)
+    value = {
+        name: terms.wsnr(
+            design_scheme(name, scenario.R_T, scenario.H_est, scenario.p, SYSTEM, robust).sigma_s,
+            SYSTEM,
+        )
+        for name in ("optimum", "traditional", "average", "waterfilling", "zfbf")
+    }
+    # the traditional AO-SCA reaches the global optimum of this objective too
+    np.testing.assert_allclose(value["traditional"], value["optimum"], rtol=1e-6)
+    for name in ("average", "waterfilling", "zfbf"):
+        assert (value[name] <= value["optimum"] * (1 + 1e-9)).all()
