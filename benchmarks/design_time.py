@@ -4,7 +4,7 @@
         [--schemes price_prior optimum] [--repeats 7] [--polish 0 3]
 
 Every design starts from what the BS holds (R_T, H_hat, p; float32) and includes the
-pre-processing and the recovery of S and W (:mod:`isac.experiments.evaluation`). The runs
+pre-processing and the recovery of S and W (:mod:`isac.experiments.designs`). The runs
 must share their system; the test set is the first run's. Designs are timed in turns,
 best of ``--repeats``, and reported as ms per sample and as a ratio to the first run's.
 """

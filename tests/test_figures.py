@@ -20,7 +20,7 @@ from isac.experiments.figures import (
     varied_setting,
     write_figure,
 )
-from isac.experiments.sweeps import Run, latest_sweep, load_sweep
+from isac.experiments.sweeps import Run, latest_sweep, latest_sweeps, load_sweep
 from isac.physics.system import SystemConfig
 
 # a two-point sweep on small data: seconds per job
@@ -269,3 +269,59 @@ def test_a_run_without_evaluation_is_refused_with_the_reason(tmp_path):
     for name in sorted(set(FIGURES) - {"fig6"}):
         with pytest.raises(SettingsError, match="no post-training evaluation"):
             write_figure(name, [run], tmp_path)
+
+
+def test_a_figure_draws_the_latest_sweep_of_every_learned_network(tmp_path):
+    parent = tmp_path / "sweeps" / "fig8" / "quick"
+    points = [{"snr_s_db": s, "snr_c_db": c} for s in (0.0, 10.0) for c in (-10.0, 10.0)]
+
+    def sweep(stamp: str, model: str, offset: float) -> None:
+        for number, point in enumerate(points):
+            run = fake_run(tmp_path, **point)
+            run.metrics["model"] = model
+            run.metrics["model_display"] = {"label": f"{model} (net)", "style": {}}
+            run.metrics["evaluation"] = {
+                model: evaluation_row(model, offset + point["snr_s_db"]),
+                "optimum": evaluation_row("optimum", 100.0 + point["snr_s_db"]),
+            }
+            write_job(parent / stamp, number, run)
+
+    sweep("2026-01-01_10-00-00-000000", "isacnn", 1.0)  # older: left out
+    sweep("2026-01-02_10-00-00-000000", "pricenet", 3.0)
+    sweep("2026-01-03_10-00-00-000000", "isacnn", 2.0)
+    assert latest_sweeps(tmp_path / "sweeps", "fig8", "quick") == [
+        parent / "2026-01-03_10-00-00-000000",  # the paper's network first
+        parent / "2026-01-02_10-00-00-000000",
+    ]
+    csv_path, png_path = make_figures(
+        ["fig8"], preset="quick", sweeps_dir=tmp_path / "sweeps", out_dir=tmp_path / "out"
+    )["fig8"]
+    rows = read_csv(csv_path)
+    assert len(rows) == 3 * len(points)  # each network and one optimum per point
+    for row in rows:
+        offset = {"isacnn": 2.0, "pricenet": 3.0, "optimum": 100.0}[row["scheme"]]
+        assert float(row["wsnr"]) == offset + float(row["snr_s_db"])
+    assert_png(png_path)
+
+
+def test_learned_vs_optimum_reports_share_worst_sample_and_ranking(tmp_path):
+    header = ["alpha", "scheme", *EVALUATION_METRICS]
+
+    def row(alpha: float, scheme: str, wsnr: float, pct: float, worst: float) -> list:
+        values = {m: 0.0 for m in EVALUATION_METRICS}
+        values.update(wsnr=wsnr, pct_of_optimum=pct, worst_pct_of_optimum=worst)
+        return [alpha, scheme, *(values[m] for m in EVALUATION_METRICS)]
+
+    with (tmp_path / "fig7.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerow(row(0.1, "isacnn", 0.70, 98.0, 90.0))
+        writer.writerow(row(0.1, "waterfilling", 0.71, 99.0, 95.0))  # ranks above isacnn
+        writer.writerow(row(0.1, "optimum", 0.714, 100.0, 100.0))
+        writer.writerow(row(0.5, "isacnn", 0.80, 99.5, 97.0))
+        writer.writerow(row(0.5, "waterfilling", 0.79, 98.7, 96.0))
+        writer.writerow(row(0.5, "optimum", 0.804, 100.0, 100.0))
+    result = run_script("scripts/learned_vs_optimum.py", "--figures", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("| fig7 | isacnn")]
+    assert line == "| fig7 | isacnn | 2 | 98.00000 | 90.000 | 1 (by waterfilling) |"

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from isac import checks
 from isac.experiments.runs import write_csv
-from isac.experiments.sweeps import Run, latest_sweep, load_sweep
+from isac.experiments.sweeps import Run, latest_sweep, latest_sweeps, load_sweep
 from isac.physics.system import SIZE_SETTINGS, SystemConfig
 from isac.schemes.registry import SCHEMES
 
@@ -46,6 +46,7 @@ EVALUATION_METRICS = (
     "rate_c_bound_naive",
     "rate_c_bound_robust",
     "objective_pct_of_optimum",
+    "worst_pct_of_optimum",
 )
 RATE_UNIT = "bits/s/Hz"
 OPTIMUM_NOTE = "dotted: the global optimum of each point (beyond the paper)"
@@ -65,12 +66,13 @@ AXIS_LABELS = {
 }
 
 
-def display(run: Run, scheme: str) -> tuple[str, dict[str, Any]]:
-    """(legend label, line style) of ``scheme`` in ``run``: the network's from its model
-    config, any other scheme's from the registry."""
-    if scheme == run.metrics["model"]:
-        shown = run.metrics.get("model_display", {})
-        return shown.get("label", scheme), dict(shown.get("style", {}))
+def display(runs: list[Run], scheme: str) -> tuple[str, dict[str, Any]]:
+    """(legend label, line style) of ``scheme``: a learned network's from the model config
+    of a run that trained it, any other scheme's from the registry."""
+    for run in runs:
+        if scheme == run.metrics["model"]:
+            shown = run.metrics.get("model_display", {})
+            return shown.get("label", scheme), dict(shown.get("style", {}))
     return SCHEMES[scheme].label, dict(SCHEMES[scheme].style)
 
 
@@ -84,14 +86,24 @@ def scheme_order(runs: list[Run], schemes: Iterable[str]) -> list[str]:
 
 
 def evaluation_rows(runs: Iterable[Run], point: Callable[[Run], dict[str, Any]]) -> Rows:
-    """One row per run and evaluated scheme: the sweep point, the scheme and its metrics."""
-    rows = []
+    """One row per sweep point and evaluated scheme: the point, the scheme and its metrics.
+
+    With the sweeps of several networks (:func:`learned_networks`), a scheme that more
+    than one evaluated at a point (the optimum, the baselines: the same test set, so the
+    same numbers but for timing) keeps the row of the first run that has it.
+    """
+    rows, seen = [], set()
     for run in runs:
         learned = run.metrics["model"]
         run.scheme(learned)  # a clear error if the run was not evaluated
+        where = point(run)
         for scheme, row in run.metrics["evaluation"].items():
+            key = (*where.values(), scheme)
+            if key in seen:
+                continue
+            seen.add(key)
             metrics = {m: row.get(m, float("nan")) for m in EVALUATION_METRICS}
-            rows.append({**point(run), "scheme": scheme, **metrics})
+            rows.append({**where, "scheme": scheme, **metrics})
     axes = [key for key in rows[0] if key != "scheme" and key not in EVALUATION_METRICS]
     return sorted(rows, key=lambda r: (*(r[key] for key in axes), r["scheme"]))
 
@@ -119,8 +131,55 @@ def _legend_below(ax: Axes, ncol: int = 1) -> None:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize=8)
 
 
-def _learned(runs: list[Run]) -> str:
-    return runs[0].metrics["model"]
+def learned_networks(runs: list[Run]) -> list[str]:
+    """The learned networks of ``runs``, in the order their runs come (the paper's first:
+    :func:`make_figures` orders the sweeps so)."""
+    return list(dict.fromkeys(run.metrics["model"] for run in runs))
+
+
+def _titled(runs: list[Run]) -> str:
+    return " and ".join(display(runs, name)[0] for name in learned_networks(runs))
+
+
+# a second learned network's curves: dashed, with their own marker, no second optimum
+OTHER_NETWORK_STYLE = {"linestyle": "--", "marker": "P", "markersize": 6, "linewidth": 1.2}
+
+
+def plot_learned(
+    ax: Axes,
+    runs: list[Run],
+    rows: Rows,
+    x: str,
+    y: str,
+    group: tuple[str, ...],
+    label: Callable[..., str],
+    *,
+    optimum: bool = True,
+    style: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
+) -> None:
+    """:func:`plot_groups` for every learned network of ``runs``: the first as given, each
+    other in :data:`OTHER_NETWORK_STYLE` with its name in the label."""
+    for index, network in enumerate(learned_networks(runs)):
+        if index == 0:
+            plot_groups(ax, rows, x, y, group, label, scheme=network, optimum=optimum, style=style)
+            continue
+        name = display(runs, network)[0].split(" (")[0].split(" + ")[0]  # its short name
+
+        def other_style(i: int) -> dict[str, Any]:
+            base = style(i) if callable(style) else dict(style or {})
+            return {**base, **OTHER_NETWORK_STYLE}
+
+        plot_groups(
+            ax,
+            rows,
+            x,
+            y,
+            group,
+            lambda *values, name=name: f"{name}: {label(*values)}",
+            scheme=network,
+            optimum=False,
+            style=other_style,
+        )
 
 
 def plot_groups(
@@ -172,7 +231,7 @@ def fig6(runs: list[Run]) -> tuple[Rows, Figure]:
     ]
     rows.sort(key=lambda r: (r["network"], r["n_train"], r["epoch"]))
     # in the sweep's job order, which follows the experiment's list of models
-    labels = {run.metrics["model"]: display(run, run.metrics["model"])[0] for run in runs}
+    labels = {run.metrics["model"]: display([run], run.metrics["model"])[0] for run in runs}
     networks = list(labels)
     fig = Figure(figsize=(5.5 * len(networks), 7.5), layout="constrained")
     fig.suptitle("Fig. 6: training and validation loss (−WSNR) against epoch")
@@ -202,7 +261,7 @@ def fig7(runs: list[Run]) -> tuple[Rows, Figure]:
     rows = evaluation_rows(runs, lambda run: {"alpha": run.system("alpha")})
     fig, (ax_wsnr, ax_gap) = _panels(2, "Fig. 7: performance of the schemes against the weight")
     for scheme in scheme_order(runs, (r["scheme"] for r in rows)):
-        label, style = display(runs[0], scheme)
+        label, style = display(runs, scheme)
         ax_wsnr.plot(*series(rows, "alpha", "wsnr", scheme=scheme), label=label, **style)
         if scheme != "optimum":
             ax_gap.plot(
@@ -225,22 +284,21 @@ def fig8(runs: list[Run]) -> tuple[Rows, Figure]:
         runs,
         lambda run: {"snr_c_db": run.system("snr_c_db"), "snr_s_db": run.system("snr_s_db")},
     )
-    learned = _learned(runs)
     fig, (ax_s, ax_c) = _panels(
-        2, f"Fig. 8: {display(runs[0], learned)[0]} against the sensing SNR\n{OPTIMUM_NOTE}"
+        2, f"Fig. 8: {_titled(runs)} against the sensing SNR\n{OPTIMUM_NOTE}"
     )
     for ax, key, name, title in (
         (ax_s, "rate_s", "SR", "(a) sensing rate, eq. (14)"),
         (ax_c, "rate_c", "CR", "(b) communication rate, eq. (26)"),
     ):
-        plot_groups(
+        plot_learned(
             ax,
+            runs,
             rows,
             "snr_s_db",
             key,
             ("snr_c_db",),
             lambda snr_c, name=name: f"{name}, SNR$_c$ = {snr_c:g} dB",
-            scheme=learned,
         )
         ax.set(xlabel=AXIS_LABELS["snr_s_db"], title=title)
         _legend_below(ax)
@@ -252,24 +310,23 @@ def fig8(runs: list[Run]) -> tuple[Rows, Figure]:
 def fig9(runs: list[Run]) -> tuple[Rows, Figure]:
     """SR, CR and the sum CR against the number of users for each antenna count."""
     rows = evaluation_rows(runs, lambda run: {n: run.system(n) for n in SIZE_SETTINGS})
-    learned = _learned(runs)
     panels = (
         ("rate_s", "SR", f"Sensing rate ({RATE_UNIT})"),
         ("rate_c", "CR", f"Communication rate per CU ({RATE_UNIT})"),
         ("sum_rate_c", "SCR", f"Sum communication rate ({RATE_UNIT})"),
     )
     fig, axes = _panels(
-        3, f"Fig. 9: {display(runs[0], learned)[0]} against the number of CUs\n{OPTIMUM_NOTE}", 5.2
+        3, f"Fig. 9: {_titled(runs)} against the number of CUs\n{OPTIMUM_NOTE}", 5.2
     )
     for i, (ax, (key, name, ylabel)) in enumerate(zip(axes, panels, strict=True)):
-        plot_groups(
+        plot_learned(
             ax,
+            runs,
             rows,
             "n_users",
             key,
             ("n_tx", "n_rx"),
             lambda n_tx, n_rx, name=name: f"{name}, $N_t$ = {n_tx}, $N_r$ = {n_rx}",
-            scheme=learned,
         )
         ax.set(xlabel=AXIS_LABELS["n_users"], ylabel=ylabel, title=f"({chr(97 + i)}) {name}")
         _legend_below(ax)
@@ -281,11 +338,10 @@ def fig10(runs: list[Run]) -> tuple[Rows, Figure]:
     rows = evaluation_rows(
         runs, lambda run: {"n_users": run.system("n_users"), "alpha": run.system("alpha")}
     )
-    learned = _learned(runs)
     fig, (ax_w, ax_r) = _panels(
-        2, f"Fig. 10: {display(runs[0], learned)[0]} against the weight\n{OPTIMUM_NOTE} in (a)"
+        2, f"Fig. 10: {_titled(runs)} against the weight\n{OPTIMUM_NOTE} in (a)"
     )
-    plot_groups(ax_w, rows, "alpha", "wsnr", ("n_users",), lambda k: f"K = {k}", scheme=learned)
+    plot_learned(ax_w, runs, rows, "alpha", "wsnr", ("n_users",), lambda k: f"K = {k}")
     for key, name, line in (
         ("rate_s", "SR", {}),
         ("rate_c", "CR", {"marker": "s", "linestyle": "--"}),
@@ -297,7 +353,7 @@ def fig10(runs: list[Run]) -> tuple[Rows, Figure]:
             key,
             ("n_users",),
             lambda k, name=name: f"{name}, K = {k}",
-            scheme=learned,
+            scheme=learned_networks(runs)[0],
             optimum=False,
             style=line,
         )
@@ -325,24 +381,21 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
     rows = evaluation_rows(
         runs, lambda run: {"beta": run.metrics["beta"], "n_rx": run.system("n_rx")}
     )
-    learned = _learned(runs)
-    fig, axes = _panels(
-        3, f"Fig. 11: {display(runs[0], learned)[0]} under imperfect CSI\n{OPTIMUM_NOTE}", 5.2
-    )
+    fig, axes = _panels(3, f"Fig. 11: {_titled(runs)} under imperfect CSI\n{OPTIMUM_NOTE}", 5.2)
     titles = ("(a) WSNR, eq. (28)", "(b) sensing rate, eq. (14)", "(c) communication rate")
     ylabels = ("WSNR", f"Sensing rate ({RATE_UNIT})", f"Communication rate per CU ({RATE_UNIT})")
     for ax, key, title, ylabel in zip(
         axes, ("wsnr", "rate_s", "rate_c"), titles, ylabels, strict=True
     ):
         # the paper's metric barely moves with beta: markers shrinking with beta keep all visible
-        plot_groups(
+        plot_learned(
             ax,
+            runs,
             rows,
             "n_rx",
             key,
             ("beta",),
             lambda b: f"β = {b:g}, genie (paper)",
-            scheme=learned,
             style=lambda i: {"marker": "osv"[i % 3], "markersize": 9 - 2.5 * (i % 3)},
         )
         ax.set(xlabel=AXIS_LABELS["n_rx"], ylabel=ylabel, title=title)
@@ -357,7 +410,7 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
                 f"{key}_{receiver}",
                 ("beta",),
                 lambda b, receiver=receiver: f"β = {b:g}, {receiver} (beyond the paper)",
-                scheme=learned,
+                scheme=learned_networks(runs)[0],
                 optimum=False,
                 style=style,
             )
@@ -369,14 +422,14 @@ def fig11(runs: list[Run]) -> tuple[Rows, Figure]:
 def csi(runs: list[Run]) -> tuple[Rows, Figure]:
     """Beyond the paper: WSNR, the communication rate and the gap to the optimum against the
     CSI accuracy beta, one network trained for each receiver (``experiment=csi``)."""
+    learned = learned_networks(runs)[0]
     rows = evaluation_rows(
         runs,
         lambda run: {"receiver": run.metrics.get("receiver", "genie"), "beta": run.metrics["beta"]},
     )
-    learned = _learned(runs)
     fig, axes = _panels(
         3,
-        f"Beyond the paper: {display(runs[0], learned)[0]} trained for each receiver, against "
+        f"Beyond the paper: {_titled(runs)} trained for each receiver, against "
         f"the CSI accuracy β\n{OPTIMUM_NOTE}",
         5.2,
     )
@@ -506,6 +559,8 @@ def table1(runs: list[Run]) -> tuple[Rows, Figure]:
     return rows, fig
 
 
+MERGED_FIGURES = ("fig7", "fig8", "fig9", "fig10", "fig11")  # draw every learned network
+
 FIGURES: dict[str, Callable[[list[Run]], tuple[Rows, Figure]]] = {
     "fig6": fig6,
     "fig7": fig7,
@@ -542,6 +597,8 @@ def make_figures(
 ) -> dict[str, tuple[Path, Path]]:
     """Write the figures ``names`` (None: every figure whose sweep exists) from the latest
     sweep of each under ``sweeps_dir/<name>/<preset>/``, or from ``sweep`` for one figure.
+    Figs. 7-11 take the latest sweep of each learned network there and draw them all
+    (:func:`~isac.experiments.sweeps.latest_sweeps`).
 
     Returns:
         {name: (csv path, png path)}.
@@ -555,15 +612,25 @@ def make_figures(
     written = {}
     for name in names:
         try:
-            sweep_dir = Path(sweep) if sweep is not None else latest_sweep(sweeps_dir, name, preset)
+            if sweep is not None:
+                sweep_dirs = [Path(sweep)]
+            elif name in MERGED_FIGURES:
+                sweep_dirs = latest_sweeps(sweeps_dir, name, preset)
+            else:
+                sweep_dirs = [latest_sweep(sweeps_dir, name, preset)]
         except checks.SettingsError as missing:
             if requested:
                 raise
             print(f"skipped {name}: {missing}")
             continue
-        runs = load_sweep(sweep_dir, allow_incomplete=allow_incomplete)
+        runs = [
+            run
+            for sweep_dir in sweep_dirs
+            for run in load_sweep(sweep_dir, allow_incomplete=allow_incomplete)
+        ]
         written[name] = write_figure(name, runs, out_dir)
-        print(f"{name}: {len(runs)} runs of {sweep_dir} -> {written[name][1]}")
+        sources = ", ".join(str(d) for d in sweep_dirs)
+        print(f"{name}: {len(runs)} runs of {sources} -> {written[name][1]}")
     if not written:
         raise checks.SettingsError(
             f"no sweep with preset {preset!r} under {sweeps_dir}; run one first (docs/results.md)"

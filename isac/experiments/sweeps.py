@@ -59,6 +59,40 @@ def latest_sweep(sweeps_dir: Path, experiment: str, preset: str) -> Path:
     return sweeps[-1]
 
 
+PAPER_NETWORKS = ("isacnn", "fcnn")  # drawn first, in the paper's style, when sweeps merge
+
+
+def sweep_network(sweep_dir: Path) -> str | None:
+    """The learned network of a sweep: the model of its first finished job (None if no
+    job has finished)."""
+    jobs = sorted(
+        (p for p in Path(sweep_dir).glob("*") if (p / METRICS_FILE).is_file()),
+        key=lambda p: int(p.name) if p.name.isdigit() else p.name,
+    )
+    return read_metrics(jobs[0] / METRICS_FILE)["model"] if jobs else None
+
+
+def latest_sweeps(sweeps_dir: Path, experiment: str, preset: str) -> list[Path]:
+    """The newest sweep of ``experiment`` under ``preset`` for each learned network, the
+    paper's networks first, so that one figure can draw several networks (e.g. ISACNN's
+    sweep and PriceNet's).
+
+    Raises:
+        checks.SettingsError: there is no sweep at all (as :func:`latest_sweep`).
+    """
+    newest = latest_sweep(sweeps_dir, experiment, preset)
+    parent = Path(sweeps_dir) / experiment / preset
+    chosen: dict[str, Path] = {}
+    for sweep in sorted((p for p in parent.glob("*") if p.is_dir()), reverse=True):
+        network = sweep_network(sweep)
+        if network is not None and network not in chosen:
+            chosen[network] = sweep
+    if not chosen:
+        return [newest]  # nothing finished: load_sweep says which jobs are missing
+    order = sorted(chosen, key=lambda n: (n not in PAPER_NETWORKS, n))
+    return [chosen[n] for n in order]
+
+
 def load_sweep(sweep_dir: Path, *, allow_incomplete: bool = False) -> list[Run]:
     """Every job of the sweep in ``sweep_dir``, in job order.
 
