@@ -3,6 +3,8 @@ forward pass, and what it refuses to compile."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -72,3 +74,21 @@ def test_what_the_numpy_program_cannot_reproduce_is_refused():
     relu_after_norm.trunk[1] = nn.ReLU()
     with pytest.raises(NotCompilable, match="no numpy step for ReLU"):
         compile_network(relu_after_norm, count)
+
+
+def test_a_saturated_gate_is_exact_and_silent():
+    # float32 exp overflows below -88: the program's sigmoid must not (evaluations of
+    # trained networks reach such logits)
+    system = SYSTEMS[1]
+    network = randomised(ISACNN(system))
+    with torch.no_grad():
+        network.head.theta.bias[0] = -200.0
+    program = compile_network(network, feature_count(system))
+    features = torch.randn(4, feature_count(system), generator=torch.Generator().manual_seed(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        actual = np.stack([program(row) for row in features.numpy()])
+    with torch.no_grad():
+        expected = network.double()(features.double()).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * system.sensing_power)
+    assert (actual[:, -1] == 0).all()  # the saturated share is exactly 0, sorted last

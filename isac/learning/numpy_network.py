@@ -121,7 +121,8 @@ def _head_step(head: PowerHead) -> Step:
     sensing_power = np.float32(head.sensing_power)
 
     def step(x: np.ndarray) -> np.ndarray:
-        gates = 1.0 / (1.0 + np.exp(-logits(x)))
+        # the sigmoid as 0.5 (1 + tanh(z/2)): 1/(1 + exp(-z)) overflows in float32 for z < -88
+        gates = 0.5 * (1.0 + np.tanh(0.5 * logits(x)))
         theta = gates[:-1]
         # sigmoid is monotone, so sorting theta sorts the shares
         return (sensing_power * gates[-1] / theta.sum()) * np.sort(theta)[::-1]
