@@ -123,7 +123,11 @@ def test_at_beta_one_the_three_receivers_agree_and_robust_equals_naive():
         )
         np.testing.assert_allclose(robust.sigma_s.numpy(), naive.sigma_s.numpy(), atol=1e-12)
         np.testing.assert_allclose(robust.W.numpy(), naive.W.numpy(), atol=1e-12)
-        scores = score(robust, scenario, truth, SYSTEM, Receiver("robust", 1.0))
+        receiver = Receiver("robust", 1.0)
+        objective = ProblemTerms.for_receiver(
+            receiver, scenario.H_est, scenario.p, scenario.sigma_t, SYSTEM
+        )
+        scores = score(robust, scenario, truth, objective, SYSTEM, receiver)
         for key in ("rate_c_naive", "rate_c_robust", "rate_c_bound_naive", "rate_c_bound_robust"):
             np.testing.assert_allclose(scores[key], scores["rate_c_genie"], rtol=1e-9)
 

@@ -37,6 +37,7 @@ def score(
     design: Design,
     scenario: Scenario,
     truth: ProblemTerms,
+    objective: ProblemTerms,
     system: SystemConfig,
     receiver: Receiver = GENIE,
 ) -> dict[str, torch.Tensor]:
@@ -51,7 +52,8 @@ def score(
     (:func:`~isac.physics.receivers.error_as_noise`). ``wsnr`` and ``rate_c`` are those of
     ``receiver``, ``wsnr_bs_beams`` and ``rate_c_bs_beams`` those of the beams the design
     returned, and ``wsnr_objective`` the objective the design maximised: (28) of
-    ``receiver``'s model (:meth:`ProblemTerms.for_receiver`). Every WSNR is normalised
+    ``objective``, the terms of ``receiver``'s model (:meth:`ProblemTerms.for_receiver`;
+    the same for every design, so computed once by the caller). Every WSNR is normalised
     by the true channel's M_s and M_c, so the receivers compare.
     """
     sigma_s = design.sigma_s.to(truth.sigma_t.dtype)
@@ -83,7 +85,6 @@ def score(
         metrics[f"rate_c_{kind}"], metrics[f"wsnr_{kind}"] = realised, wsnr(realised)
     rate_c = metrics[f"rate_c_{receiver.kind}"]
     rate_c_bs = rate_of(H, design.W.to(H.dtype), truth.comm_noise)
-    objective = ProblemTerms.for_receiver(receiver, H_est, p, truth.sigma_t, system, H)
     return {
         "wsnr": wsnr(rate_c),
         "rate_s": rate_s,
@@ -185,8 +186,12 @@ def compare_schemes(
         designs[name] = timed(
             lambda name=name: design_scheme(name, R_T, H_est, p, system, chosen), repeats
         )
+    objective = ProblemTerms.for_receiver(
+        chosen, scenario.H_est, scenario.p, scenario.sigma_t, system, scenario.H
+    )
     scores = {
-        name: score(design, scenario, truth, system, chosen) for name, design in designs.items()
+        name: score(design, scenario, truth, objective, system, chosen)
+        for name, design in designs.items()
     }
     rows = comparison_table(designs, scores, n_test)
     return Comparison(scenario, designs, scores, rows, skipped)
