@@ -10,6 +10,7 @@ from isac.physics import pathloss, rates
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
+from isac.physics.user_sinr import PartialFractionSinr
 
 SYSTEM = SystemConfig(n_tx=6, n_rx=5, n_users=3, waveform_len=8)
 PINNED_H = 1.601476144667794 - 0.05127839521741457j  # sample_scenario(SYSTEM, 2).H[0, 0, 0]
@@ -92,12 +93,13 @@ def test_physical_units_give_the_same_rates_as_noise_normalised_units():
     P_s_phys = float(pathloss.power_for_snr(system.snr_s_db, target_gain, noise_w))
     fractions = torch.tensor([0.4, 0.3, 0.2, 0.05], dtype=torch.float64)
 
-    a, b = rates.interference_eigh(H_phys, p_phys)
+    users = PartialFractionSinr.from_channels(H_phys, p_phys)
+    level = rates.echo_interference(P_s_phys * fractions, sigma_t_phys, 7) + noise_w
     physical = (
         rates.sensing_rate(
             P_s_phys * fractions, sigma_t_phys, rates.sigma_h(H_phys, p_phys, noise_w), 7
         ),
-        rates.comm_rate(P_s_phys * fractions, sigma_t_phys, a, b, 7, noise_w),
+        users.log1p_sinr(level.expand(5)).mean(-1) / rates.LN2,
         rates.max_sensing_rate(sigma_t_phys, P_s_phys, 6, 7, noise_w),
     )
     terms = ProblemTerms.from_scenario(scenario, system)

@@ -10,9 +10,10 @@ solves that problem exactly for any nu. So the network only predicts nu:
 2. a closed-form prior nu_0: the price the communication term sets at the echo of the
    interference-unaware water-filling (:func:`~isac.schemes.optimum.prior_price`; scored
    alone as the ``price_prior`` scheme);
-3. a small MLP on scalar summaries of the problem predicts a log-correction z, and
-   nu = min(nu_0 exp(z), nu_max): at nu_max every power is priced away, so the head can
-   also choose zero sensing power;
+3. a small MLP on scalar summaries of the problem predicts a correction z, and
+   nu = nu_max sigmoid(z + logit(nu_0/nu_max)) (:func:`price_from_correction`): about
+   nu_0 exp(z) for small prices, and towards nu_max, where every power is priced away,
+   the head can approach zero sensing power with the gradient kept;
 4. :func:`~isac.schemes.solvers.water_filling_in_price` turns nu into feasible powers,
    differentiable in nu by implicit differentiation;
 5. optionally, when not training, ``polish_steps`` safeguarded Newton steps on nu
@@ -37,6 +38,7 @@ from isac.schemes.solvers import distinct_levels, water_filling_in_price
 
 N_SUMMARIES = 6
 LOG_FLOOR = 1e-30  # keeps the logarithms of vanishing prices finite (alpha = 0 or 1)
+SHARE_MARGIN = 1e-9  # a prior at or above nu_max starts just below it: logit(1) is inf
 
 
 def price_summaries(
@@ -68,6 +70,20 @@ def price_summaries(
         dim=-1,
     )
     return nu_0, nu_max, summaries
+
+
+def price_from_correction(
+    correction: torch.Tensor, nu_0: torch.Tensor, nu_max: torch.Tensor
+) -> torch.Tensor:
+    """The price nu = nu_max sigmoid(z + logit(nu_0/nu_max)) for a head's correction z [n].
+
+    nu_0 at z = 0, and inside (0, nu_max) for every z with d nu/dz = nu (1 - nu/nu_max) > 0:
+    for nu << nu_max it is nu_0 exp(z), and near nu_max (no sensing power) the loss keeps
+    a gradient, where clipping at nu_max would leave none (a head that overshoots there
+    once stays: docs/training.md, "PriceNet").
+    """
+    share = (nu_0 / nu_max.clamp_min(LOG_FLOOR)).clamp(LOG_FLOOR, 1.0 - SHARE_MARGIN)
+    return nu_max * torch.sigmoid(correction + torch.logit(share))
 
 
 class PriceNet(nn.Module):
@@ -125,15 +141,19 @@ class PriceNet(nn.Module):
                 device=features.device,
             )
             if self.required_user_power is None:  # H_hat as if exact (genie, naive)
-                terms = ProblemTerms.from_channels(H_eff, powers, sigma_t, system)
+                terms = ProblemTerms.from_channels(
+                    H_eff, powers, sigma_t, system, sinr_form="resolvent"
+                )
             else:  # the robust model, with every user at the required power
                 total = torch.full_like(powers[:, 0], system.n_users * self.required_user_power)
                 channel, noise = error_as_noise(H_eff, total[:, None], system, self.receiver.beta)
-                terms = ProblemTerms.from_channels(channel, powers, sigma_t, system, noise)
+                terms = ProblemTerms.from_channels(
+                    channel, powers, sigma_t, system, noise, sinr_form="resolvent"
+                )
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
         correction = self.head(self.trunk(self.norm(summaries.to(features.dtype))))[:, 0]
-        nu = torch.minimum(nu_0 * torch.exp(correction.double()), nu_max)
+        nu = price_from_correction(correction.double(), nu_0, nu_max)
         if self.polish_steps and not self.training:
             sigma_s, _ = refine_price(terms, system, nu.detach(), self.polish_steps)
         else:
@@ -141,4 +161,21 @@ class PriceNet(nn.Module):
             sigma_s = water_filling_in_price(
                 nu, terms.sigma_t, levels, weight, system.sensing_power, counts
             )
+            sigma_s = zero_power_gate(sigma_s, terms, system)
         return sigma_s.to(features.dtype)
+
+
+def zero_power_gate(
+    sigma_s: torch.Tensor, terms: ProblemTerms, system: SystemConfig
+) -> torch.Tensor:
+    """sigma_s [n, n_tx], or no sensing power where that scores higher: WSNR 1 - alpha.
+
+    The WSNR along the price is not concave: where sensing pays little, it has an
+    interior maximum and another at nu_max (zero power), with a valley between. Without
+    the gate, the samples whose best is zero power pull the shared head towards nu_max
+    and the others fall into that basin with them. With it, a sample where zero power
+    wins has no gradient, and the head learns the interior maxima; the check costs one
+    evaluation of (28), no water-filling.
+    """
+    silent = terms.wsnr(sigma_s.detach(), system) < 1.0 - system.alpha
+    return torch.where(silent[:, None], torch.zeros_like(sigma_s), sigma_s)

@@ -17,6 +17,7 @@ from isac.physics import rates
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
+from isac.physics.user_sinr import SINR_FORMS, ResolventSinr, UserSinr
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,8 @@ class ProblemTerms:
     Attributes:
         sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
         sigma_h: real [n, n_rx], eigenvalues of R_H, descending.
-        interference_eigenvalues: real [n, n_users, m], ``a`` of :func:`rates.interference_eigh`
-            (m = n_users with fewer users than receive antennas, else n_rx).
-        signal_power: real [n, n_users, m], ``b`` of :func:`rates.interference_eigh`.
+        users: the users' MMSE SINRs as functions of the echo-and-noise level
+            (:mod:`isac.physics.user_sinr`).
         max_rate_s: real [n], M_s of eq. (39).
         max_rate_c: real [n], M_c of eq. (40).
         comm_noise: real [n], the noise level of the communication rate (26): the noise,
@@ -38,8 +38,7 @@ class ProblemTerms:
 
     sigma_t: torch.Tensor
     sigma_h: torch.Tensor
-    interference_eigenvalues: torch.Tensor
-    signal_power: torch.Tensor
+    users: UserSinr
     max_rate_s: torch.Tensor
     max_rate_c: torch.Tensor
     comm_noise: torch.Tensor
@@ -52,13 +51,16 @@ class ProblemTerms:
         sigma_t: torch.Tensor,
         system: SystemConfig,
         comm_noise: torch.Tensor | None = None,
+        sinr_form: str = "partial_fractions",
     ) -> ProblemTerms:
         """Precompute the terms for channels ``H`` [n, n_rx, n_users], powers ``p`` [n, n_users]
         and R_T eigenvalues ``sigma_t`` [n, n_tx]; the result has ``sigma_t``'s dtype.
 
         ``comm_noise`` (real [n]; the noise when None) is the noise level of the users'
         model, in the communication rate and in sigma_h; M_s, the sensing rate without
-        users, keeps the noise.
+        users, keeps the noise. ``sinr_form`` picks the users' SINR form
+        (:data:`~isac.physics.user_sinr.SINR_FORMS`); ``resolvent`` is for float64 only
+        and takes sigma_h from the same eigendecomposition.
 
         The eigendecompositions always run in float64: in float32 the (near-)zero
         eigenvalues of a strong user covariance carry an absolute error of about
@@ -70,18 +72,24 @@ class ProblemTerms:
         checks.shape("sigma_t", sigma_t, (n, system.n_tx))
         checks.non_negative_tensor("p", p)
         checks.non_negative_tensor("sigma_t", sigma_t)
+        checks.one_of("sinr_form", sinr_form, tuple(SINR_FORMS))
         H64, p64, sigma_t64 = H.to(torch.complex128), p.double(), sigma_t.double()
         if comm_noise is None:
             noise64 = torch.full((n,), system.noise_power, dtype=torch.float64, device=H.device)
         else:
             checks.shape("comm_noise", comm_noise, (n,))
             noise64 = comm_noise.double()
-        interference, signal = rates.interference_eigh(H64, p64)
+        users = SINR_FORMS[sinr_form].from_channels(H64, p64)
+        if isinstance(users, ResolventSinr):
+            sigma_h = rates.sigma_h_from_user_eigenvalues(
+                users.gram_eigenvalues, system.n_rx, noise64
+            )
+        else:
+            sigma_h = rates.sigma_h(H64, p64, noise64)
         terms = cls(
             sigma_t=sigma_t64,
-            sigma_h=rates.sigma_h(H64, p64, noise64),
-            interference_eigenvalues=interference,
-            signal_power=signal,
+            sigma_h=sigma_h,
+            users=users,
             max_rate_s=rates.max_sensing_rate(
                 sigma_t64,
                 system.sensing_power,
@@ -89,7 +97,7 @@ class ProblemTerms:
                 system.waveform_len,
                 system.noise_power,
             ),
-            max_rate_c=rates.max_comm_rate(interference, signal, noise64),
+            max_rate_c=users.log1p_sinr(noise64).mean(dim=-1) / rates.LN2,  # (40)
             comm_noise=noise64,
         )
         return terms.to(sigma_t.dtype)
@@ -122,7 +130,7 @@ class ProblemTerms:
         return ProblemTerms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def to(self, *args, **kwargs) -> ProblemTerms:
-        """``torch.Tensor.to`` applied to every field."""
+        """``torch.Tensor.to`` applied to every field (the users' SINR form's too)."""
         return ProblemTerms(
             **{f.name: getattr(self, f.name).to(*args, **kwargs) for f in fields(self)}
         )
@@ -131,23 +139,17 @@ class ProblemTerms:
         """real [n]: eq. (14) for ``sigma_s`` [n, n_tx]."""
         return rates.sensing_rate(sigma_s, self.sigma_t, self.sigma_h, system.waveform_len)
 
+    def _level(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
+        """real [n]: c = sigma_t . sigma_s / L + noise, the echo-and-noise level of (26)."""
+        return rates.echo_interference(sigma_s, self.sigma_t, system.waveform_len) + self.comm_noise
+
     def comm_rate(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
-        """real [n]: eq. (26) for ``sigma_s`` [n, n_tx]."""
-        return rates.comm_rate(
-            sigma_s,
-            self.sigma_t,
-            self.interference_eigenvalues,
-            self.signal_power,
-            system.waveform_len,
-            self.comm_noise,
-        )
+        """real [n]: eq. (26) for ``sigma_s`` [n, n_tx], bits/s/Hz per user."""
+        return self.users.log1p_sinr(self._level(sigma_s, system)).mean(dim=-1) / rates.LN2
 
     def sinr(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
         """real [n, n_users]: gamma_k^opt of eq. (26) for ``sigma_s`` [n, n_tx]."""
-        echo = rates.echo_interference(sigma_s, self.sigma_t, system.waveform_len)
-        return rates.sinr_mmse(
-            self.interference_eigenvalues, self.signal_power, echo, self.comm_noise
-        )
+        return self.users.sinr(self._level(sigma_s, system))
 
     def evaluate(self, sigma_s: torch.Tensor, system: SystemConfig) -> dict[str, torch.Tensor]:
         """Per-instance metrics of ``sigma_s`` [n, n_tx]: rates, WSNR (28) and power used.
@@ -180,13 +182,11 @@ class ProblemTerms:
         Returns:
             (-C'(t), -C''(t)), real [n] each: the price and its derivative in t.
         """
-        slope, curvature = rates.comm_rate_derivatives(
-            echo / system.waveform_len,
-            self.interference_eigenvalues,
-            self.signal_power,
-            system.waveform_len,
-            self.comm_noise,
-        )
+        level = echo / system.waveform_len + self.comm_noise
+        _, first, second = self.users.log_sinr_derivatives(level)
+        # Rc = mean_k ln(1 + gamma_k(c)) / ln 2 and dc/dt = 1/L
+        slope = first.mean(dim=-1) / (system.waveform_len * rates.LN2)
+        curvature = second.mean(dim=-1) / (system.waveform_len**2 * rates.LN2)
         scale = (1.0 - system.alpha) / self.max_rate_c
         return -scale * slope, -scale * curvature
 

@@ -1,9 +1,11 @@
-"""The rates and the objective of the transformed problem, eqs. (14), (26), (28), (39), (40).
+"""The rates and the objective of the transformed problem, eqs. (14), (19), (28), (39).
 
 All functions are batched over leading dimensions and differentiable in ``sigma_s``.
 Shapes use ``...`` for batch dimensions. Powers are linear, in the units of
 :mod:`isac.physics.pathloss`. A noise level is a float or real [...], one per instance
 (the robust receiver's grows with the users' powers, :mod:`isac.physics.receivers`).
+The communication rate (26) and M_c (40) are computed from the users' SINR forms of
+:mod:`isac.physics.user_sinr` (:class:`~isac.physics.problem.ProblemTerms`).
 """
 
 from __future__ import annotations
@@ -93,21 +95,23 @@ def sigma_h(H: torch.Tensor, p: torch.Tensor, noise_power: float | torch.Tensor)
         user_eigenvalues = torch.linalg.eigvalsh(received_user_covariance(H, p))
     else:
         scaled = H * p.sqrt().to(H.dtype)[..., None, :]
-        nonzero = torch.linalg.eigvalsh(scaled.mH @ scaled)
-        user_eigenvalues = torch.cat(
-            [
-                torch.zeros(
-                    (*nonzero.shape[:-1], n_rx - n_users),
-                    dtype=nonzero.dtype,
-                    device=nonzero.device,
-                ),
-                nonzero,
-            ],
-            dim=-1,
-        )
+        user_eigenvalues = torch.linalg.eigvalsh(scaled.mH @ scaled)
+    return sigma_h_from_user_eigenvalues(user_eigenvalues, n_rx, noise_power)
+
+
+def sigma_h_from_user_eigenvalues(
+    eigenvalues: torch.Tensor, n_rx: int, noise_power: float | torch.Tensor
+) -> torch.Tensor:
+    """real [..., n_rx]: sigma_h from the ascending eigenvalues [..., r] of H diag(p) H^H or
+    of its Gram matrix diag(sqrt p) H^H H diag(sqrt p), which share their nonzero ones: the
+    largest min(r, n_rx), and zeros for the n_rx - r dimensions no user reaches."""
+    top = eigenvalues[..., -n_rx:].clamp_min(0.0)
+    missing = n_rx - top.shape[-1]
+    if missing > 0:
+        top = torch.cat([top.new_zeros((*top.shape[:-1], missing)), top], dim=-1)
     # ascending eigenvalues, so sigma_h descends
-    noise = torch.as_tensor(noise_power, dtype=user_eigenvalues.dtype, device=H.device)
-    return 1.0 / (user_eigenvalues.clamp_min(0.0) + noise[..., None])
+    noise = torch.as_tensor(noise_power, dtype=top.dtype, device=top.device)
+    return 1.0 / (top + noise[..., None])
 
 
 def sensing_rate(
@@ -133,24 +137,6 @@ def echo_interference(
 ) -> torch.Tensor:
     """real [...]: echo power per receive antenna, tr(S R_T S^H)/L = sigma_t . sigma_s / L, (19)."""
     return (sigma_t * sigma_s).sum(dim=-1) / waveform_len
-
-
-def sinr_mmse(
-    interference_eigenvalues: torch.Tensor,
-    signal_power: torch.Tensor,
-    echo_power: torch.Tensor,
-    noise_power: float | torch.Tensor,
-) -> torch.Tensor:
-    """real [..., n_users]: gamma_k^opt of eq. (26) from :func:`interference_eigh`'s (a, b).
-
-    Args:
-        interference_eigenvalues: real [..., n_users, m], ``a``.
-        signal_power: real [..., n_users, m], ``b``.
-        echo_power: real [...], from :func:`echo_interference`.
-        noise_power: sigma_n^2.
-    """
-    level = (echo_power + noise_power)[..., None, None]
-    return (signal_power / (interference_eigenvalues + level)).sum(dim=-1)
 
 
 def beam_terms(
@@ -182,56 +168,6 @@ def sinr_fixed_beams(
     return signal / (interference + (echo_power + noise_power)[..., None] * beam_norm)
 
 
-def comm_rate(
-    sigma_s: torch.Tensor,
-    sigma_t: torch.Tensor,
-    interference_eigenvalues: torch.Tensor,
-    signal_power: torch.Tensor,
-    waveform_len: int,
-    noise_power: float | torch.Tensor,
-) -> torch.Tensor:
-    """Communication rate, eq. (26), bits/s/Hz per user: (1/K) sum_k log2(1 + gamma_k^opt).
-
-    Returns:
-        real [...].
-    """
-    echo = echo_interference(sigma_s, sigma_t, waveform_len)
-    sinr = sinr_mmse(interference_eigenvalues, signal_power, echo, noise_power)
-    return torch.log1p(sinr).mean(dim=-1) / LN2
-
-
-def comm_rate_derivatives(
-    echo_power: torch.Tensor,
-    interference_eigenvalues: torch.Tensor,
-    signal_power: torch.Tensor,
-    waveform_len: int,
-    noise_power: float | torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """First and second derivatives of Rc, eq. (26), in the echo power t = sigma_t . sigma_s.
-
-    With c = t/L + noise and gamma_k(c) = sum_m b_m / (a_m + c) (:func:`interference_eigh`),
-    Rc = (1/K) sum_k log2(1 + gamma_k), so, per user, d ln(1 + gamma)/dc = gamma'/(1 + gamma)
-    and d^2 ln(1 + gamma)/dc^2 = (gamma'' (1 + gamma) - gamma'^2)/(1 + gamma)^2, with
-    gamma' = -sum b/(a + c)^2 and gamma'' = 2 sum b/(a + c)^3; dc/dt = 1/L.
-
-    Args:
-        echo_power: real [...], t/L as :func:`echo_interference` returns it.
-        interference_eigenvalues, signal_power: real [..., n_users, m], ``a`` and ``b``.
-        waveform_len: L. noise_power: sigma_n^2.
-
-    Returns:
-        (dRc/dt, d^2Rc/dt^2), real [...] each, in bits/s/Hz per unit of t and per unit^2.
-    """
-    level = (echo_power + noise_power)[..., None, None]
-    share = signal_power / (interference_eigenvalues + level)  # b/(a + c)
-    gamma = share.sum(dim=-1)
-    first = -(share / (interference_eigenvalues + level)).sum(dim=-1)
-    second = 2.0 * (share / (interference_eigenvalues + level).square()).sum(dim=-1)
-    slope = (first / (1.0 + gamma)).mean(dim=-1)
-    curvature = ((second * (1.0 + gamma) - first.square()) / (1.0 + gamma).square()).mean(dim=-1)
-    return slope / (waveform_len * LN2), curvature / (waveform_len**2 * LN2)
-
-
 def max_sensing_rate(
     sigma_t: torch.Tensor, sensing_power: float, n_rx: int, waveform_len: int, noise_power: float
 ) -> torch.Tensor:
@@ -243,23 +179,6 @@ def max_sensing_rate(
     gains = sigma_t / noise_power
     powers = water_filling(gains, sensing_power)
     return n_rx * torch.log1p(gains * powers).sum(dim=-1) / (waveform_len * LN2)
-
-
-def max_comm_rate(
-    interference_eigenvalues: torch.Tensor,
-    signal_power: torch.Tensor,
-    noise_power: float | torch.Tensor,
-) -> torch.Tensor:
-    """M_c, eq. (40): the communication rate (26) with no sensing power.
-
-    Returns:
-        real [...].
-    """
-    zero_echo = torch.zeros(
-        signal_power.shape[:-2], dtype=signal_power.dtype, device=signal_power.device
-    )
-    sinr = sinr_mmse(interference_eigenvalues, signal_power, zero_echo, noise_power)
-    return torch.log1p(sinr).mean(dim=-1) / LN2
 
 
 def wsnr(

@@ -26,11 +26,29 @@ NEWTON_STEPS = 8  # Newton on 1/S converges to machine precision in about 4 step
 NEWTON_TOLERANCE = 1e-8  # relative step after which the next would be at round-off (quadratic)
 NEAR_BUDGET = 1e-8  # relative distance to the budget within which a stalled search is done
 MULTIPLIER_STEPS = 60  # safeguarded Newton/bisection steps on the budget multiplier
+FAR_ABOVE_BUDGET = 10.0  # X/P above which the multiplier's Newton steps are on 1/X, not ln X
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
+def _level_sums(
+    inverse_gains: torch.Tensor, counts: torch.Tensor, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """S_i(x_i) = sum_j m_j/(1/c_ij + x_i) and sum_j m_j/(1/c_ij + x_i)^2, real [n, n_tx] each.
+
+    Args:
+        inverse_gains: real [n, n_tx, m], 1/c_ij (inf where c_ij = 0: no share).
+        counts: real [n, m, 1], multiplicity m_j of each level.
+        x: real [n, n_tx].
+    """
+    # c/(1 + c x) = 1/(1/c + x), and the weighted sums over j as matrix products: the
+    # fewest passes over [n, n_tx, m] (this runs in every step of every water-filling)
+    shares = (inverse_gains + x[..., None]).reciprocal_()
+    total = (shares @ counts)[..., 0]
+    return total, (shares.square_() @ counts)[..., 0]
+
+
 def _powers_for_prices(
-    gains: torch.Tensor,
+    inverse_gains: torch.Tensor,
     counts: torch.Tensor,
     weight: torch.Tensor,
     marginal_at_zero: torch.Tensor,
@@ -44,8 +62,9 @@ def _powers_for_prices(
     1/S_i(x) - w/kappa_i, from any x >= 0 clipped at 0, converges monotonically.
 
     Args:
-        gains: real [n, n_tx, m], c_ij = sigma_t,i sigma_h,j over m distinct levels sigma_h,j.
-        counts: real [n, 1, m], multiplicity m_j of each level.
+        inverse_gains: real [n, n_tx, m], 1/c_ij, c_ij = sigma_t,i sigma_h,j over m
+            distinct levels sigma_h,j.
+        counts: real [n, m, 1], multiplicity m_j of each level.
         weight: real [n], w >= 0. marginal_at_zero: real [n, n_tx], w S_i(0).
         prices: real [n, n_tx], kappa_i >= 0. start: real [n, n_tx], warm start.
 
@@ -56,8 +75,7 @@ def _powers_for_prices(
     target = weight[:, None] / prices.clamp_min(torch.finfo(prices.dtype).tiny)
     x = torch.where(active, start, torch.zeros_like(start))
     for _ in range(NEWTON_STEPS):
-        shares = gains / (1.0 + gains * x[..., None])
-        total, squares = (counts * shares).sum(dim=-1), (counts * shares.square()).sum(dim=-1)
+        total, squares = _level_sums(inverse_gains, counts, x)
         step = (1.0 / total - target) * total.square() / squares
         updated = torch.where(active, (x - step).clamp_min(0.0), x)
         # quadratic convergence: a step at round-off means the next would change nothing
@@ -65,8 +83,9 @@ def _powers_for_prices(
         x = updated
         if settled:
             break
-    shares = gains / (1.0 + gains * x[..., None])
-    slope = weight[:, None] * (counts * shares.square()).sum(dim=-1)  # -d(w S_i)/dx
+    # -d(w S_i)/dx at the last iterate but one, which settled x differs from at round-off:
+    # only the Newton steps of the budget multiplier use it, and they are safeguarded
+    slope = weight[:, None] * squares
     derivative = torch.where(
         active, -1.0 / slope.clamp_min(torch.finfo(x.dtype).tiny), torch.zeros_like(x)
     )
@@ -125,20 +144,23 @@ def water_filling_from(
         (x real [n, n_tx], lambda real [n]): the powers and the budget multiplier.
     """
     gains = sigma_t[..., :, None] * sigma_h[..., None, :]
-    counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
+    counts = _counts_column(sigma_h, counts)
+    inverse_gains = gains.reciprocal()
     base_prices = nu[:, None] * sigma_t
-
-    marginal_at_zero = weight[:, None] * (counts * gains).sum(dim=-1)
+    marginal_at_zero = weight[:, None] * (gains @ counts)[..., 0]
 
     def solve(prices: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _powers_for_prices(gains, counts, weight, marginal_at_zero, prices, start)
+        return _powers_for_prices(inverse_gains, counts, weight, marginal_at_zero, prices, start)
 
     warm_x = torch.zeros_like(sigma_t) if start is None else start[0]
     unconstrained, dx = solve(base_prices, warm_x)
     over_budget = ~(unconstrained.sum(dim=-1) <= budget)  # also true for inf or nan
-    # Newton on 1/X(lambda) - 1/P, X = sum_i x_i(lambda), from lambda = 0 or the warm
-    # start: X behaves like c/(lambda + a), so its reciprocal is nearly affine and Newton
-    # needs a few steps where Newton on X itself crawls. The bracket [low, high]
+    # Newton on X(lambda) = sum_i x_i(lambda) = P, from lambda = 0 or the warm start, in
+    # one of two forms. Far above the budget (X > FAR_ABOVE_BUDGET P), on 1/X: X behaves
+    # like c/(lambda + a), so 1/X is nearly affine and one step comes close where Newton
+    # on X crawls. Nearer, on ln X: 1/X overshoots there, often to where every power is
+    # priced away (X = 0), from where only bisection returns; ln(c/(lambda + a)) is
+    # convex, so its Newton steps approach the root from below. The bracket [low, high]
     # (X > P at low, X <= P at high) catches any overshoot by bisection.
     low = torch.zeros_like(nu)
     high = (marginal_at_zero - base_prices).amax(dim=-1).clamp_min(0.0)
@@ -152,8 +174,8 @@ def water_filling_from(
     # batch, so the last iterations of a few slow samples cost little
     rows = torch.arange(len(nu), device=nu.device)
     state = {
-        "gains": gains,
-        "counts": counts.expand(len(nu), -1, -1),
+        "inverse_gains": inverse_gains,
+        "counts": counts,
         "weight": weight,
         "marginal": marginal_at_zero,
         "base": base_prices,
@@ -169,10 +191,11 @@ def water_filling_from(
         above = ~(total <= budget)  # an infinite or undefined X (lambda = 0, nu = 0) too
         state["low"] = torch.where(above, state["multiplier"], state["low"])
         state["high"] = torch.where(above, state["high"], state["multiplier"])
-        # d(1/X)/dlambda = -X'/X^2 with X' = sum_i dx_i/dkappa_i < 0
-        newton = state["multiplier"] - (1.0 / total - 1.0 / budget) * total.square() / -state[
-            "dx"
-        ].sum(dim=-1)
+        # the steps on 1/X and on ln X are -(X/P - 1) X/X' and -ln(X/P) X/X', with
+        # X' = sum_i dx_i/dkappa_i < 0
+        ratio = total / budget
+        distance = torch.where(ratio > FAR_ABOVE_BUDGET, ratio - 1.0, torch.log(ratio))
+        newton = state["multiplier"] - distance * total / state["dx"].sum(dim=-1)
         near = (total - budget).abs() <= NEAR_BUDGET * max(budget, 1.0)
         moves = (newton - state["multiplier"]).abs() > 1e-14 * state["multiplier"].abs()
         inside = (newton > state["low"]) & (newton < state["high"])
@@ -194,7 +217,7 @@ def water_filling_from(
         state["multiplier"] = step
         # warm start from the last powers (Newton on 1/S_i converges from any finite start)
         state["x"], state["dx"] = _powers_for_prices(
-            state["gains"],
+            state["inverse_gains"],
             state["counts"],
             state["weight"],
             state["marginal"],
@@ -231,9 +254,9 @@ def powers_price_derivative(
         x: real [n, n_tx], the solution of :func:`multilevel_water_filling` at nu.
         sigma_t, sigma_h, weight, budget, counts: as for :func:`multilevel_water_filling`.
     """
-    gains = sigma_t[..., :, None] * sigma_h[..., None, :]
-    counts = (torch.ones_like(sigma_h) if counts is None else counts)[:, None, :]
-    curvature = weight[:, None] * (counts * (gains / (1.0 + gains * x[..., None])).square()).sum(-1)
+    inverse_gains = (sigma_t[..., :, None] * sigma_h[..., None, :]).reciprocal()
+    _, squares = _level_sums(inverse_gains, _counts_column(sigma_h, counts), x)
+    curvature = weight[:, None] * squares
     active = x > 0
     inverse = torch.where(active, 1.0 / curvature.clamp_min(torch.finfo(x.dtype).tiny), 0.0)
     binding = active.any(dim=-1) & (x.sum(dim=-1) >= budget * (1.0 - 1e-9))
@@ -270,6 +293,11 @@ def water_filling_in_price(
     """:func:`multilevel_water_filling` as a layer: exact powers [n, n_tx] for prices nu [n],
     with the gradient in nu by implicit differentiation (no unrolled iterations)."""
     return _WaterFillingInPrice.apply(nu, sigma_t, sigma_h, weight, budget, counts)
+
+
+def _counts_column(sigma_h: torch.Tensor, counts: torch.Tensor | None) -> torch.Tensor:
+    """real [n, m, 1]: the levels' multiplicities (all 1 when None) as a column."""
+    return (torch.ones_like(sigma_h) if counts is None else counts)[:, :, None]
 
 
 def distinct_levels(sigma_h: torch.Tensor, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
