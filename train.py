@@ -1,6 +1,8 @@
 """Train a network: ``python train.py [model=fcnn] [csi.beta=0.7] [system.alpha=0.3]``.
 
-Resume an interrupted run with ``python train.py resume=<its run directory>``.
+Resume an interrupted run with ``python train.py resume=<its run directory>``; score a
+trained universal network at a sweep's points, untrained, with
+``python train.py -m experiment=fig7 universal_run=<its run directory>``.
 See README.md and docs/training.md.
 """
 
@@ -15,6 +17,7 @@ from omegaconf import DictConfig
 from isac import config
 from isac.checks import SettingsError
 from isac.hydra_support import exit_on_settings_error, is_interactive, sweep_point
+from isac.learning.serving import serve_universal
 from isac.learning.training import train
 
 config.register()
@@ -23,7 +26,7 @@ RESUME_SETTINGS = ("resume=", "resume_checkpoint=")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
 
@@ -33,7 +36,12 @@ def main(cfg: DictConfig) -> float:
             raise SettingsError(
                 f"resume continues a run with its saved config; drop the other overrides {others}"
             )
-        metrics = train(cfg, run_dir, interactive=is_interactive(), sweep_point=sweep_point())
+        if cfg.universal_run:
+            metrics = serve_universal(cfg, run_dir, sweep_point=sweep_point())
+        else:
+            metrics = train(cfg, run_dir, interactive=is_interactive(), sweep_point=sweep_point())
+        if metrics is None:  # a data-parallel process other than rank 0
+            return None
         print(f"test WSNR {metrics['test']['wsnr']:.4f}  (run directory: {run_dir})")
         return metrics["val"]["wsnr"]
 

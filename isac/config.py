@@ -51,6 +51,13 @@ class DataConfig:
         eval_batch_size: validation and test batch size (results do not depend on it).
         seed: data seed; each split draws from its own stream of it.
         resample_train: draw a fresh training set every epoch instead of a fixed one.
+        operating_points: null for one system (``system``, ``csi``); or ranges
+            ``{setting: [min, max]}`` of :class:`~isac.learning.operating_points.OperatingRanges`,
+            for a universal network (``data=universal``; docs/training.md).
+        points_per_batch: with ranges, the operating points of a training batch: it holds
+            ``batch_size / points_per_batch`` samples of each.
+        grid_points: with ranges, the fixed validation and test points (a seeded Latin
+            hypercube); ``n_val / grid_points`` and ``n_test / grid_points`` samples each.
     """
 
     n_train: int = 8000
@@ -60,6 +67,9 @@ class DataConfig:
     eval_batch_size: int = 2000
     seed: int = 0
     resample_train: bool = False
+    operating_points: dict | None = None
+    points_per_batch: int = 8
+    grid_points: int = 40
 
 
 @dataclass(frozen=True)

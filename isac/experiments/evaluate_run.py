@@ -83,7 +83,8 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
 
 def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     """The run's network, refused if it is another network than the run trained or was
-    trained for another system; with ``polish_steps``, polished at inference."""
+    trained for another system (a universal network: bound to the requested point, refused
+    outside its ranges); with ``polish_steps``, polished at inference."""
     path = checkpoint_path(cfg.run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
         cfg.checkpoint, "checkpoint=best or checkpoint=last"
@@ -94,6 +95,7 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
         expected=settings["system"],
         matching=(*SIZE_SETTINGS, "snr_s_db", "noise_power"),
         remedy=f"evaluate another checkpoint ({other}) or train the run again",
+        beta=settings["beta"],
     )
     if module.name != settings["model"]:
         raise checks.SettingsError(

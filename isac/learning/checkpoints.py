@@ -20,6 +20,8 @@ from isac import checks
 from isac.config import CONF_DIR, OptimConfig
 from isac.experiments.runs import write_atomically
 from isac.learning.lit_module import ISACModule
+from isac.learning.operating_points import OperatingPoint
+from isac.learning.universal import UniversalPriceNet
 from isac.physics.system import SIZE_SETTINGS, SystemConfig
 
 
@@ -85,22 +87,30 @@ def load_checkpoint(
     expected: SystemConfig | None = None,
     matching: tuple[str, ...] = SIZE_SETTINGS,
     remedy: str = "pick another checkpoint or train a new run",
+    beta: float | None = None,
 ) -> ISACModule:
     """Load a trained module, in eval mode.
 
     Args:
         path: a checkpoint written by training.
         expected: if given, the system the caller will use; a checkpoint whose
-            ``matching`` settings differ from it is refused.
+            ``matching`` settings differ from it is refused. A universal network
+            (:mod:`isac.learning.universal`) is instead bound to that system, and to
+            ``beta`` (its trained home point's when None), if they lie in its ranges.
         matching: the :class:`SystemConfig` fields that must agree (by default the
             antenna and user counts, on which the network's sizes depend).
         remedy: what to do if the file is missing or damaged, for the message.
+        beta: the CSI accuracy the caller will use (universal networks only).
 
     Raises:
-        checks.SettingsError: the file is missing or damaged, or trained for another system.
+        checks.SettingsError: the file is missing or damaged, or trained for another system
+            (for a universal network: for ranges that do not hold the point).
     """
     checkpoint = read_checkpoint(path, remedy)
     module = ISACModule(**_upgrade(checkpoint["hyper_parameters"]))
+    if isinstance(module.network, UniversalPriceNet):
+        module.load_state_dict(checkpoint["state_dict"])
+        return module.eval() if expected is None else bind(module.eval(), expected, beta)
     if expected is not None:
         for name in matching:
             trained, wanted = getattr(module.system, name), getattr(expected, name)
@@ -112,3 +122,16 @@ def load_checkpoint(
                 )
     module.load_state_dict(checkpoint["state_dict"])
     return module.eval()
+
+
+def bind(module: ISACModule, system: SystemConfig, beta: float | None = None) -> ISACModule:
+    """A universal network's ``module`` bound to ``system`` and ``beta`` (its home point's
+    when None): its ``network`` serves that point and ``system`` is it.
+
+    Raises:
+        checks.SettingsError: the point is outside the network's ranges.
+    """
+    home = module.network.point
+    point = OperatingPoint(system, home.beta if beta is None else beta)
+    module.network, module.system = module.network.at(point), system
+    return module

@@ -22,6 +22,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 from isac import checks
 from isac.config import DataConfig
 from isac.learning.features import input_features
+from isac.learning.operating_points import OperatingPoint
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario, split_generator
@@ -35,27 +36,32 @@ class Batch:
     Attributes:
         features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
         terms: the per-sample terms of problem (28) the loss maximises.
+        point: the operating point of every sample, for a universal network; None for
+            the run's own system.
     """
 
     features: torch.Tensor
     terms: ProblemTerms
+    point: OperatingPoint | None = None
 
     def __len__(self) -> int:
         return self.features.shape[0]
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.features.to(device), self.terms.to(device))
+        return Batch(self.features.to(device), self.terms.to(device), self.point)
 
 
 class ProblemSet(Dataset):
     """``n`` samples of ``system`` drawn from ``(seed, split)``; indexable by a list of indices.
 
     Attributes:
+        system: the system the samples are of.
         features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
         terms: the terms of problem (28) that the loss (30) maximises: of the true channel
             H for the genie receiver (the paper), else of the receiver's model of H_hat
             (:meth:`ProblemTerms.for_receiver`).
         H_est: complex [n, n_rx, n_users], the channel the BS knows. p: real [n, n_users].
+        point: the operating point the samples were drawn at (universal networks), or None.
     """
 
     def __init__(
@@ -68,7 +74,9 @@ class ProblemSet(Dataset):
         split: str,
         receiver: str = "genie",
         dtype: torch.dtype = torch.float32,
+        point: OperatingPoint | None = None,
     ) -> None:
+        self.system, self.point = system, point
         scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
         self.features = input_features(
             scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power
@@ -88,11 +96,11 @@ class ProblemSet(Dataset):
 
     def __getitems__(self, indices: list[int]) -> Batch:
         index = torch.as_tensor(indices)
-        return Batch(self.features[index], self.terms[index])
+        return Batch(self.features[index], self.terms[index], self.point)
 
     def all(self) -> Batch:
         """Every sample as one batch."""
-        return Batch(self.features, self.terms)
+        return Batch(self.features, self.terms, self.point)
 
 
 class EpochShuffle(Sampler[int]):
@@ -158,14 +166,32 @@ class ISACDataModule(L.LightningDataModule):
     ) -> Batch:
         return batch.to(device)
 
+    def training_split(self, epoch: int | None = None) -> str:
+        """The stream name of the training set (of ``epoch`` with ``resample_train``).
+
+        Under data-parallel training every process draws its own samples: the name
+        carries the process's rank when there are several, so the ranks train on
+        different data while validation and test sets stay the same everywhere.
+        """
+        split = "train" if epoch is None else f"train-{epoch}"
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.world_size > 1:
+            split += f"-rank{trainer.global_rank}"
+        return split
+
     def problem_set(self, split: str) -> ProblemSet:
         """The fixed set of ``split`` ("train", "val" or "test"), built on first use."""
         if split not in self.sets:
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
+            stream = self.training_split() if split == "train" else split
             self.sets[split] = ProblemSet(
-                self.system, n, beta=self.beta, seed=self.seed, split=split, receiver=self.receiver
+                self.system, n, beta=self.beta, seed=self.seed, split=stream, receiver=self.receiver
             )
         return self.sets[split]
+
+    def evaluation_sets(self, split: str) -> list[ProblemSet]:
+        """The sets the final metrics of ``split`` ("val" or "test") average over: one."""
+        return [self.problem_set(split)]
 
     def _draw_training_set(self, epoch: int) -> None:
         if self.drawn_epoch != epoch:
@@ -174,7 +200,7 @@ class ISACDataModule(L.LightningDataModule):
                 self.n_train,
                 beta=self.beta,
                 seed=self.seed,
-                split=f"train-{epoch}",
+                split=self.training_split(epoch),
                 receiver=self.receiver,
             )
             self.drawn_epoch = epoch

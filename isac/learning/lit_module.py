@@ -105,6 +105,14 @@ class ISACModule(L.LightningModule):
         """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
         return self.network(features)
 
+    def design(self, batch: Batch) -> tuple[torch.Tensor, SystemConfig]:
+        """sigma_s for ``batch`` and the system it is for: the run's, or the batch's
+        operating point's, at which a universal network is bound
+        (:meth:`~isac.learning.universal.UniversalPriceNet.at`)."""
+        if batch.point is None:
+            return self(batch.features), self.system
+        return self.network.at(batch.point)(batch.features), batch.point.system
+
     @property
     def receiver(self) -> Receiver:
         """The receiver the network was trained for (``csi`` of its run; the genie at
@@ -117,16 +125,24 @@ class ISACModule(L.LightningModule):
         self._train_loss_sum = torch.zeros((), device=self.device)
         self._train_count = 0
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = -batch.terms.wsnr(self(batch.features), self.system).mean()
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch))
+    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> torch.Tensor:
+        # a universal network's batch is a list of groups, one operating point each
+        groups = batch if isinstance(batch, list) else [batch]
+        size = sum(len(group) for group in groups)
+        total = 0.0
+        for group in groups:
+            sigma_s, system = self.design(group)
+            total = total - group.terms.wsnr(sigma_s, system).sum()
+        loss = total / size
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
         # Lightning aggregates train/loss only after validation; the history needs it sooner
-        self._train_loss_sum += loss.detach() * len(batch)
-        self._train_count += len(batch)
+        self._train_loss_sum += loss.detach() * size
+        self._train_count += size
         return loss
 
     def _log_metrics(self, batch: Batch, prefix: str) -> None:
-        metrics = batch_metrics(self(batch.features), batch.terms, self.system)
+        sigma_s, system = self.design(batch)
+        metrics = batch_metrics(sigma_s, batch.terms, system)
         self.log_dict(
             {f"{prefix}/{name}": value for name, value in metrics.items()},
             on_step=False,

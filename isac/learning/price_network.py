@@ -119,13 +119,22 @@ class PriceNet(nn.Module):
         self.required_user_power = system.user_power if robust else None
         hidden = checks.positive_int("model.network.hidden", hidden)
         self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
+        self._build_head(hidden)
+
+    def _build_head(self, hidden: int) -> None:
+        """The MLP from the summaries to the correction z; its last layer starts at zero,
+        so the price starts at the prior nu_0."""
         self.norm = nn.BatchNorm1d(N_SUMMARIES)
         self.trunk = nn.Sequential(
             nn.Linear(N_SUMMARIES, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
         self.head = nn.Linear(hidden, 1)
-        nn.init.zeros_(self.head.weight)  # start at the prior nu_0
+        nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+
+    def _correction(self, summaries: torch.Tensor) -> torch.Tensor:
+        """real [n, N_SUMMARIES] summaries -> real [n] correction z of the prior price."""
+        return self.head(self.trunk(self.norm(summaries)))[:, 0]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
@@ -152,7 +161,7 @@ class PriceNet(nn.Module):
                 )
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
-        correction = self.head(self.trunk(self.norm(summaries.to(features.dtype))))[:, 0]
+        correction = self._correction(summaries.to(features.dtype))
         nu = price_from_correction(correction.double(), nu_0, nu_max)
         if self.polish_steps and not self.training:
             sigma_s, _ = refine_price(terms, system, nu.detach(), self.polish_steps)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,10 @@ from isac.experiments.runs import (
     write_json,
 )
 from isac.learning.checkpoints import AtomicCheckpointIO, load_checkpoint, read_checkpoint
-from isac.learning.data import ISACDataModule
+from isac.learning.data import Batch, ISACDataModule, ProblemSet
 from isac.learning.lit_module import ISACModule, batch_metrics
+from isac.learning.universal import UniversalPriceNet
+from isac.learning.universal_data import UniversalDataModule
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
 
@@ -52,6 +54,8 @@ IGNORED_WARNINGS = (
     ".*smaller than the logging interval.*",
     ".*LeafSpec.*is deprecated.*",
     ".*Checkpoint directory .* exists and is not empty.*",  # a resumed run's own checkpoints
+    # data-parallel: validation sets and hence epoch metrics are the same on every rank
+    ".*sync_dist=True.*",
 )
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
     lambda record: "Tip:" not in record.getMessage()
@@ -66,9 +70,26 @@ def system_from_config(cfg: DictConfig) -> SystemConfig:
 
 
 def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
-    """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet)."""
+    """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet):
+    over the operating points of ``data.operating_points`` when set."""
     data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
-    return ISACDataModule(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
+    kind = ISACDataModule if data.operating_points is None else UniversalDataModule
+    return kind(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
+
+
+def check_network_fits_data(module: ISACModule, datamodule: ISACDataModule) -> None:
+    """Refuse a universal network without operating points to train on, and the reverse."""
+    universal = isinstance(module.network, UniversalPriceNet)
+    if universal and not isinstance(datamodule, UniversalDataModule):
+        raise checks.SettingsError(
+            "model.network is a universal network, which trains over operating points: "
+            "set data.operating_points (data=universal)"
+        )
+    if isinstance(datamodule, UniversalDataModule) and not universal:
+        raise checks.SettingsError(
+            f"data.operating_points is set, but the {module.name} network serves one system; "
+            "use a universal network (model=universal) or data=default"
+        )
 
 
 def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
@@ -143,6 +164,9 @@ def build_trainer(
         ),
         *extra_callbacks,
     ]
+    # each process draws its own training data (ISACDataModule.training_split), so
+    # Lightning must not shard the batches across data-parallel processes as well
+    trainer_args.setdefault("use_distributed_sampler", False)
     return L.Trainer(
         default_root_dir=str(run_dir),
         logger=build_logger(cfg, run_dir),
@@ -204,8 +228,9 @@ def train(
     interactive: bool = False,
     sweep_point: dict[str, Any] | None = None,
     extra_callbacks: Sequence[Callback] = (),
-) -> dict[str, Any]:
-    """Train (or resume) one run and write its ``metrics.json``; returns the metrics.
+) -> dict[str, Any] | None:
+    """Train (or resume) one run and write its ``metrics.json``; returns the metrics (None
+    in the processes of a data-parallel run other than rank 0, which write nothing).
 
     Every setting is validated before any data is drawn or any epoch runs.
 
@@ -223,6 +248,7 @@ def train(
     datamodule = build_datamodule(cfg, system)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build_module(cfg, system)
+    check_network_fits_data(module, datamodule)
     trainer = build_trainer(cfg, run_dir, interactive=interactive, extra_callbacks=extra_callbacks)
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
@@ -233,37 +259,51 @@ def train(
         trainer.fit(
             module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
         )
+    if not trainer.is_global_zero:  # one metrics.json per run, from rank 0 (DDP)
+        return None
     metrics = final_metrics(trainer, module, datamodule, system, run_dir, cfg)
     metrics["sweep_point"] = dict(sweep_point or {})
     write_json(run_dir / METRICS_FILE, metrics)
     return metrics
 
 
-def _floats(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {name: float(value) for name, value in metrics.items()}
+def _mean_over_sets(
+    sets: list[ProblemSet], design: Callable[[Batch, ProblemSet], torch.Tensor]
+) -> dict[str, float]:
+    """The metrics (:func:`batch_metrics`) of ``design``'s sigma_s over every sample of
+    ``sets`` (one set, or one per operating point of a universal network's grid)."""
+    sums: dict[str, float] = {}
+    for problems in sets:
+        batch = problems.all()
+        metrics = batch_metrics(design(batch, problems), batch.terms, problems.system)
+        for name, value in metrics.items():
+            sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
+    total = sum(len(problems) for problems in sets)
+    return {name: value / total for name, value in sums.items()}
 
 
 @torch.no_grad()
-def final_metrics(
-    trainer: L.Trainer,
-    module: ISACModule,
-    datamodule: ISACDataModule,
-    system: SystemConfig,
-    run_dir: Path,
-    cfg: DictConfig,
+def scored_metrics(
+    best: ISACModule, datamodule: ISACDataModule, system: SystemConfig, cfg: DictConfig
 ) -> dict[str, Any]:
-    """Validation and test metrics of the best checkpoint, the reference schemes on the
-    test set, the optional evaluation of ``cfg.evaluation``, and the per-epoch history."""
-    best_path = Path(trainer.checkpoint_callback.best_model_path)
-    best = load_checkpoint(best_path, expected=system)
+    """Validation and test metrics of ``best``, the reference schemes on the test set
+    (over every grid point for a universal run), and the optional evaluation of
+    ``cfg.evaluation`` at ``system`` and ``cfg.csi``."""
     results: dict[str, Any] = {}
     for split in ("val", "test"):
-        batch = datamodule.problem_set(split).all()
-        results[split] = _floats(batch_metrics(best(batch.features), batch.terms, system))
-    test = datamodule.problem_set("test")
-    inputs = SchemeInputs(test.terms, test.H_est, test.p, system)
+        results[split] = _mean_over_sets(
+            datamodule.evaluation_sets(split), lambda batch, _: best.design(batch)[0]
+        )
+
+    def reference(name: str) -> Callable[[Batch, ProblemSet], torch.Tensor]:
+        def design(batch: Batch, problems: ProblemSet) -> torch.Tensor:
+            inputs = SchemeInputs(problems.terms, problems.H_est, problems.p, problems.system)
+            return SCHEMES[name].design(inputs).sigma_s
+
+        return design
+
     results["test_reference"] = {
-        name: _floats(batch_metrics(SCHEMES[name].design(inputs).sigma_s, test.terms, system))
+        name: _mean_over_sets(datamodule.evaluation_sets("test"), reference(name))
         for name in REFERENCE_SCHEMES
     }
     if cfg.evaluation.enabled:
@@ -278,6 +318,22 @@ def final_metrics(
             repeats=int(cfg.evaluation.repeats),
         )
         results["evaluation"] = {row["scheme"]: row for row in comparison.rows}
+    return results
+
+
+def final_metrics(
+    trainer: L.Trainer,
+    module: ISACModule,
+    datamodule: ISACDataModule,
+    system: SystemConfig,
+    run_dir: Path,
+    cfg: DictConfig,
+) -> dict[str, Any]:
+    """:func:`scored_metrics` of the best checkpoint, the run's settings and its per-epoch
+    history."""
+    best_path = Path(trainer.checkpoint_callback.best_model_path)
+    best = load_checkpoint(best_path, expected=system, beta=float(cfg.csi.beta))
+    results = scored_metrics(best, datamodule, system, cfg)
     history = module.history
     best_epoch = min(history, key=lambda entry: entry["val_loss"])["epoch"]
     return {

@@ -1,0 +1,109 @@
+"""UniversalPriceNet (beyond the paper): one set of weights for every operating point.
+
+PriceNet (:mod:`isac.learning.price_network`) already separates what depends on the
+sizes from what it learns: the problem terms, the prior price and the exact
+water-filling handle any K, N_t and N_r, and the MLP sees six scale-free summaries. So
+one network serves a whole range of systems once its MLP also knows the operating point
+(:class:`~isac.learning.operating_points.OperatingPoint`):
+
+- the point's settings, each scaled onto [0, 1] over its trained range, enter the MLP
+  beside the summaries and modulate both hidden layers FiLM-style (a per-unit scale
+  1 + gamma and shift b from a small MLP of the point; Perez et al., AAAI 2018);
+- the summaries are clipped and scaled by fixed constants instead of BatchNorm, whose
+  batch statistics would differ between the points of a mixed batch;
+- :meth:`UniversalPriceNet.at` binds the network to a point: a view sharing the weights,
+  with that point's system, which every design path (evaluation, the design API, the
+  pipelines) uses like a per-point network. A point outside the trained ranges is refused.
+
+The last layers start at zero: an untrained network is the gated prior at every point.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from isac import checks
+from isac.learning.operating_points import N_CONDITIONS, OperatingPoint, OperatingRanges
+from isac.learning.price_network import N_SUMMARIES, PriceNet
+from isac.physics.system import SystemConfig
+
+SUMMARY_CLIP = 20.0  # the summaries are logarithms; -69 marks a vanishing price (alpha = 0)
+SUMMARY_SCALE = 5.0  # brings their usual range, about [-10, 10], near [-2, 2]
+FILM_LAYERS = 2
+
+
+class UniversalPriceNet(PriceNet):
+    """PriceNet conditioned on the operating point, for every point of ``ranges``.
+
+    Args:
+        system: the run's system, the home point (inside the ranges; its L and noise
+            are every point's).
+        ranges: ``{setting: [min, max]}`` of :class:`OperatingRanges` (the model config
+            takes them from ``data.operating_points``).
+        hidden: width of the hidden layers (>= 1).
+        polish_steps: Newton steps on the price after the network, at inference (>= 0).
+        receiver: ``genie`` or ``naive`` (``robust`` needs a model of the error per
+            point, not built here).
+        beta: the home point's CSI accuracy.
+    """
+
+    def __init__(
+        self,
+        system: SystemConfig,
+        ranges: Mapping[str, Any],
+        hidden: int = 64,
+        polish_steps: int = 0,
+        receiver: str = "genie",
+        beta: float = 1.0,
+    ) -> None:
+        checks.one_of("csi.receiver (universal network)", receiver, ("genie", "naive"))
+        super().__init__(system, hidden, polish_steps, receiver, beta)
+        self.ranges = OperatingRanges.from_config(ranges, "model.network.ranges")
+        self.ranges.check_base(system)
+        self.point = OperatingPoint(system, float(beta))
+        self.ranges.check(self.point)
+
+    def _build_head(self, hidden: int) -> None:
+        self.inputs = nn.Linear(N_SUMMARIES + N_CONDITIONS, hidden)
+        self.middle = nn.Linear(hidden, hidden)
+        self.film = nn.Sequential(
+            nn.Linear(N_CONDITIONS, hidden), nn.ReLU(), nn.Linear(hidden, 2 * FILM_LAYERS * hidden)
+        )
+        self.head = nn.Linear(hidden, 1)
+        for layer in (self.film[-1], self.head):  # no modulation, and the prior, at the start
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def _correction(self, summaries: torch.Tensor) -> torch.Tensor:
+        condition = self.ranges.condition(self.point).to(summaries)
+        scaled = summaries.clamp(-SUMMARY_CLIP, SUMMARY_CLIP) / SUMMARY_SCALE
+        x = torch.cat([scaled, condition.expand(len(summaries), -1)], dim=-1)
+        scale_1, shift_1, scale_2, shift_2 = self.film(condition).chunk(2 * FILM_LAYERS)
+        hidden = torch.relu((1.0 + scale_1) * self.inputs(x) + shift_1)
+        hidden = torch.relu((1.0 + scale_2) * self.middle(hidden) + shift_2)
+        return self.head(hidden)[:, 0]
+
+    def at(self, point: OperatingPoint) -> UniversalPriceNet:
+        """This network at ``point``: a view that shares the weights (and train/eval mode).
+
+        Raises:
+            checks.SettingsError: ``point`` is outside the trained ranges (the message
+                names the setting and its range), or its L or noise differ from the
+                network's (they are not part of an operating point).
+        """
+        for name in ("waveform_len", "noise_power"):
+            trained, wanted = getattr(self.system, name), getattr(point.system, name)
+            if trained != wanted:
+                raise checks.SettingsError(
+                    f"system.{name}={wanted} differs from this universal network's {trained}; "
+                    f"its operating points vary {list(self.ranges.to_dict())} only"
+                )
+        self.ranges.check(point)
+        bound = copy.copy(self)  # the same parameters and submodules, its own attributes
+        bound.system, bound.point = point.system, point
+        return bound
