@@ -6,6 +6,7 @@ different training data per rank, resume after a kill)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ROOT, scheme_inputs
+from conftest import ROOT, run_script, scheme_inputs
 from test_evaluate import evaluate_config
 from test_training import Interrupt, config
 
@@ -241,10 +242,6 @@ def test_bad_universal_settings_fail_before_any_work(overrides, message, tmp_pat
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def _ddp_command(*overrides: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), *overrides]
-
-
 @pytest.mark.slow
 def test_data_parallel_training_keeps_one_run_and_resumes_after_a_kill(tmp_path):
     run = tmp_path / "ddp"
@@ -256,11 +253,10 @@ def test_data_parallel_training_keeps_one_run_and_resumes_after_a_kill(tmp_path)
         "trainer.accelerator=cpu",
         f"hydra.run.dir={run}",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        _ddp_command(*ddp),
+        [sys.executable, str(ROOT / "train.py"), *ddp],
         cwd=tmp_path,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -272,18 +268,54 @@ def test_data_parallel_training_keeps_one_run_and_resumes_after_a_kill(tmp_path)
     os.killpg(process.pid, signal.SIGKILL)  # both ranks, mid-run
     process.wait()
     assert not (run / "metrics.json").exists()
-    resumed = subprocess.run(
-        _ddp_command(f"resume={run}"),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["isac_history"]
+    assert len(saved) < 4
+    resumed = run_script("train.py", f"resume={run}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["history"]["epoch"] == [0, 1, 2, 3]  # continued, not restarted
-    # one run directory: no other run or Hydra directory appeared anywhere
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddp"]
-    assert not (run / ".hydra" / "train_ddp_process_1").exists()
+    history = json.loads((run / "metrics.json").read_text())["history"]
+    assert history["epoch"] == [0, 1, 2, 3]
+    # continued, not restarted: the epochs before the kill keep their recorded times
+    assert history["seconds"][: len(saved)] == [entry["seconds"] for entry in saved]
+    # one run directory, one Hydra record and one metrics.json
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp"]
+    dirs = sorted(p.name for p in run.iterdir() if p.is_dir())
+    assert dirs == [".hydra", ".hydra-resume", "checkpoints"]  # none per rank
     assert len(list(run.rglob("metrics.json"))) == 1
+
+
+@pytest.mark.slow
+def test_a_sweep_is_served_by_one_universal_network_and_plotted(tmp_path):
+    quick = ["preset=quick", "data.n_val=80", "data.n_test=80", "logger=none"]
+    run = tmp_path / "universal"
+    trained = run_script(
+        "train.py",
+        "model=universal",
+        "data.grid_points=8",
+        f"hydra.run.dir={run}",
+        *quick,
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    served = run_script(
+        "train.py",
+        "-m",
+        "experiment=fig9",
+        "hydra/launcher=joblib",
+        "system.n_tx=8",
+        "system.n_users=2,3",
+        f"universal_run={run}",
+        *quick,
+        cwd=tmp_path,
+    )
+    assert served.returncode == 0, served.stderr
+    jobs = sorted((tmp_path / "outputs" / "sweeps" / "fig9" / "quick").glob("*/[0-9]*"))
+    assert len(jobs) == 2
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["model"] == "universal" and metrics["universal_run"] == str(run)
+        assert not (job / "checkpoints").exists()  # scored, not trained
+    plot = run_script("figures.py", "figures=[fig9]", "sweep_preset=quick", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    with (tmp_path / "outputs" / "figures" / "quick" / "fig9.csv").open() as handle:
+        schemes = {row["scheme"] for row in csv.DictReader(handle)}
+    assert {"universal", "optimum"} <= schemes
