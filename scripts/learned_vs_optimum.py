@@ -6,9 +6,11 @@ whether it ranks above every scheme but the optimum and the traditional solver t
 
 Reads ``fig7.csv`` ... ``fig11.csv`` (one row per point and scheme, as ``figures.py``
 writes them) and prints, per figure and network: the points, the lowest mean WSNR as %
-of the optimum's, the lowest worst-sample %, and how many points another scheme
+of the optimum's, the lowest worst-sample %, how many points another scheme
 (neither the optimum nor the traditional solver, which reaches it) has a higher WSNR
-at, and which.
+at, and which, and how far, in percentage points of the optimum, it trails the best
+other learned network at any point both were evaluated at (e.g. a universal network
+against the per-point networks; "-" where no other network shares a point).
 """
 
 from __future__ import annotations
@@ -41,20 +43,21 @@ def main() -> None:
     args = parser.parse_args()
     print(
         "| figure | network | points | mean WSNR, lowest % of the optimum | "
-        "worst sample, lowest % | points where another scheme ranks higher |"
+        "worst sample, lowest % | points where another scheme ranks higher | "
+        "most it trails another network, pp |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for figure in FIGURES:
         path = args.figures / f"{figure}.csv"
         if not path.is_file():
-            print(f"| {figure} | (no {path}) | | | | |")
+            print(f"| {figure} | (no {path}) | | | | | |")
             continue
         with path.open() as handle:
             grouped = points(list(csv.DictReader(handle)))
         networks = sorted({s for p in grouped.values() for s in p} - set(SCHEMES))
         for network in networks:
             lowest, worst, beaten, by = math.inf, math.inf, set(), set()
-            count = 0
+            count, trails = 0, -math.inf
             for point, schemes in grouped.items():
                 if network not in schemes:
                     continue
@@ -63,6 +66,9 @@ def main() -> None:
                 lowest = min(lowest, float(row["pct_of_optimum"]))
                 worst = min(worst, float(row["worst_pct_of_optimum"]))
                 mine = float(row["wsnr"])
+                for other in set(networks) & set(schemes) - {network}:
+                    gap = float(schemes[other]["pct_of_optimum"]) - float(row["pct_of_optimum"])
+                    trails = max(trails, gap)
                 for other, theirs in schemes.items():
                     if other in (network, *AT_THE_OPTIMUM):
                         continue
@@ -70,7 +76,11 @@ def main() -> None:
                         beaten.add(point)
                         by.add(other)
             ranked = f"{len(beaten)} (by {', '.join(sorted(by))})" if beaten else "none"
-            print(f"| {figure} | {network} | {count} | {lowest:.5f} | {worst:.3f} | {ranked} |")
+            gap = "-" if trails == -math.inf else f"{trails:.5f}"
+            print(
+                f"| {figure} | {network} | {count} | {lowest:.5f} | {worst:.3f} | {ranked} "
+                f"| {gap} |"
+            )
 
 
 if __name__ == "__main__":

@@ -321,7 +321,14 @@ def test_learned_vs_optimum_reports_share_worst_sample_and_ranking(tmp_path):
         writer.writerow(row(0.5, "isacnn", 0.80, 99.5, 97.0))
         writer.writerow(row(0.5, "waterfilling", 0.79, 98.7, 96.0))
         writer.writerow(row(0.5, "optimum", 0.804, 100.0, 100.0))
+        writer.writerow(row(0.5, "universal", 0.803, 99.9, 99.0))  # at one point only
     result = run_script("scripts/learned_vs_optimum.py", "--figures", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    (line,) = [x for x in result.stdout.splitlines() if x.startswith("| fig7 | isacnn")]
-    assert line == "| fig7 | isacnn | 2 | 98.00000 | 90.000 | 1 (by waterfilling) |"
+    lines = result.stdout.splitlines()
+    (line,) = [x for x in lines if x.startswith("| fig7 | isacnn")]
+    assert (
+        line
+        == "| fig7 | isacnn | 2 | 98.00000 | 90.000 | 2 (by universal, waterfilling) | 0.40000 |"
+    )
+    (line,) = [x for x in lines if x.startswith("| fig7 | universal")]
+    assert line == "| fig7 | universal | 1 | 99.90000 | 99.000 | none | -0.40000 |"

@@ -6,7 +6,8 @@ t = sigma_t . x (docs/evaluation.md, "Global optimum"), and multi-level water-fi
 solves that problem exactly for any nu. So the network only predicts nu:
 
 1. from the features (29), the problem terms of the channel the BS knows (sigma_h, M_s,
-   M_c and each user's interference eigen-structure; no gradient needed);
+   M_c and the users' SINRs in the resolvent form of one Gram eigendecomposition,
+   :mod:`isac.physics.user_sinr`; no gradient needed);
 2. a closed-form prior nu_0: the price the communication term sets at the echo of the
    interference-unaware water-filling (:func:`~isac.schemes.optimum.prior_price`; scored
    alone as the ``price_prior`` scheme);

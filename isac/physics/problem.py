@@ -1,7 +1,8 @@
 """The transformed problem (28) for a batch of instances, with its per-sample terms precomputed.
 
-Everything of (28) that does not depend on sigma_s -- sigma_h, each user's
-interference eigen-structure, M_s and M_c -- is computed once per instance by
+Everything of (28) that does not depend on sigma_s -- sigma_h, the users' SINRs as
+functions of the echo level (:mod:`isac.physics.user_sinr`), M_s and M_c -- is computed
+once per instance by
 :meth:`ProblemTerms.from_scenario`; evaluating the rates for a new sigma_s then
 costs O(n_tx n_rx + n_users min(n_users, n_rx)) per instance, no matrix algebra.
 """
