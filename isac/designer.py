@@ -109,8 +109,11 @@ class Designer:
         system: SystemConfig | None = None,
         receiver: Receiver | None = None,
     ) -> Designer:
-        """The network of a checkpoint; with ``system``, refused if its sizes differ."""
-        return cls.from_module(load_checkpoint(path, expected=system), receiver)
+        """The network of a checkpoint; with ``system``, refused if its sizes differ (a
+        universal network is bound to ``system`` and the ``receiver``'s beta instead, and
+        refused outside its trained ranges)."""
+        beta = None if receiver is None else receiver.beta
+        return cls.from_module(load_checkpoint(path, expected=system, beta=beta), receiver)
 
     @classmethod
     def from_run(

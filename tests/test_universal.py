@@ -24,13 +24,16 @@ from test_evaluate import evaluate_config
 from test_training import Interrupt, config
 
 from isac.checks import SettingsError
+from isac.designer import Designer
 from isac.experiments.evaluate_run import evaluate
+from isac.learning.checkpoints import load_checkpoint
 from isac.learning.features import input_features
 from isac.learning.operating_points import OperatingPoint, OperatingRanges
 from isac.learning.serving import serve_universal
 from isac.learning.training import build_datamodule, system_from_config, train
 from isac.learning.universal import UniversalPriceNet
 from isac.physics import rates
+from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES
 
@@ -190,6 +193,18 @@ def test_universal_training_resumes_scores_any_point_and_serves_a_sweep(tmp_path
         )
     }
     assert rows["universal"]["pct_of_optimum"] > 99.0  # the gated prior is near the optimum
+    # the design API serves the same point with the same design
+    point = OperatingPoint(replace(BASE, n_users=3, n_rx=5, alpha=0.8), 0.6)
+    designer = Designer.from_run(run, system=point.system, receiver=Receiver("genie", 0.6))
+    inputs = scheme_inputs(point.system, n=16, seed=8)
+    sigma_s = designer(
+        inputs.terms.sigma_t.diag_embed().cfloat(), inputs.H.cfloat(), inputs.p.float()
+    )[0]
+    module = load_checkpoint(run / "checkpoints" / "best.ckpt")
+    features = input_features(inputs.H, inputs.p, inputs.terms.sigma_t, 1.0).float()
+    with torch.no_grad():
+        expected = module.network.at(point)(features)
+    torch.testing.assert_close(sigma_s, expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(SettingsError, match=r"system.n_users=4 is outside the range \[2, 3\]"):
         evaluate(evaluate_config(f"run={run}", "system.n_users=4"), tmp_path / "refused")
 
