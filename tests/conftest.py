@@ -12,7 +12,7 @@ import torch
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
-from isac.schemes.registry import SchemeInputs
+from isac.schemes.registry import SCHEMES, SchemeInputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +52,12 @@ def scheme_inputs(system: SystemConfig, n: int = 8, seed: int = 0) -> SchemeInpu
     """What a scheme sees for a float64 scenario under perfect CSI (H_hat = H)."""
     scenario, terms = instance(system, n=n, seed=seed)
     return SchemeInputs(terms, scenario.H, scenario.p, system)
+
+
+def gated_prior(inputs: SchemeInputs) -> torch.Tensor:
+    """What an untrained price-head network designs: the ``price_prior`` scheme's powers,
+    or none where they score below sending no sensing power (WSNR 1 - alpha), the gate."""
+    system = inputs.system
+    prior = SCHEMES["price_prior"].design(inputs).sigma_s
+    silent = inputs.terms.wsnr(prior, system) < 1.0 - system.alpha
+    return torch.where(silent[:, None], 0.0, prior)

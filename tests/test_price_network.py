@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import instance, scheme_inputs
+from conftest import gated_prior, instance, scheme_inputs
 from test_baselines import CASES
 from test_evaluate import evaluate_config
 from test_training import TINY, Interrupt, config
@@ -19,7 +19,6 @@ from isac.learning.training import train
 from isac.physics import rates
 from isac.physics.system import SystemConfig
 from isac.schemes.optimum import optimal_powers, prior_price, refine_price
-from isac.schemes.registry import SCHEMES
 from isac.schemes.solvers import distinct_levels, water_filling_in_price
 
 # PriceNet costs an eigendecomposition and a water-filling per sample: smaller sets
@@ -103,10 +102,7 @@ def test_an_untrained_pricenet_is_its_gated_prior_and_feasible(settings, seed):
     with torch.no_grad():
         sigma_s = network(features.float()).double()
     rates.check_power_budget(sigma_s, system.sensing_power)
-    prior = SCHEMES["price_prior"].design(inputs).sigma_s
-    # the gate: no sensing power where the prior's design scores below it (1 - alpha)
-    silent = inputs.terms.wsnr(prior, system) < 1.0 - system.alpha
-    expected = torch.where(silent[:, None], 0.0, prior)
+    expected = gated_prior(inputs)
     torch.testing.assert_close(sigma_s, expected, rtol=1e-5, atol=1e-6 * system.sensing_power)
     assert (inputs.terms.wsnr(sigma_s, system) >= 1.0 - system.alpha - 1e-6).all()
 

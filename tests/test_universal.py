@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ROOT, run_script, scheme_inputs
+from conftest import ROOT, gated_prior, run_script, scheme_inputs
 from test_evaluate import evaluate_config
 from test_training import Interrupt, config
 
@@ -35,7 +35,6 @@ from isac.learning.universal import UniversalPriceNet
 from isac.physics import rates
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
-from isac.schemes.registry import SCHEMES
 
 RANGES = {
     "alpha": [0.0, 1.0],
@@ -130,9 +129,7 @@ def test_an_untrained_universal_network_is_the_gated_prior_at_every_point(point)
     with torch.no_grad():
         sigma_s = network(features.float()).double()
     rates.check_power_budget(sigma_s, system.sensing_power)
-    prior = SCHEMES["price_prior"].design(inputs).sigma_s
-    silent = inputs.terms.wsnr(prior, system) < 1.0 - system.alpha
-    expected = torch.where(silent[:, None], 0.0, prior)
+    expected = gated_prior(inputs)
     torch.testing.assert_close(sigma_s, expected, rtol=1e-5, atol=1e-6 * system.sensing_power)
 
 

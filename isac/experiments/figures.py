@@ -137,12 +137,21 @@ def learned_networks(runs: list[Run]) -> list[str]:
     return list(dict.fromkeys(run.metrics["model"] for run in runs))
 
 
+def short_name(runs: list[Run], network: str) -> str:
+    """A learned network's label without its parenthesised note or its "+ ..." part."""
+    return display(runs, network)[0].split(" (")[0].split(" + ")[0]
+
+
 def _titled(runs: list[Run]) -> str:
-    return " and ".join(display(runs, name)[0] for name in learned_networks(runs))
+    networks = learned_networks(runs)
+    names = [display(runs, networks[0])[0], *(short_name(runs, n) for n in networks[1:])]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-# a second learned network's curves: dashed, with their own marker, no second optimum
-OTHER_NETWORK_STYLE = {"linestyle": "--", "marker": "P", "markersize": 6, "linewidth": 1.2}
+# the curves of the second, third, ... learned network: each its own line style and its
+# model's marker, no second optimum
+OTHER_NETWORK_LINES = ("--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
+OTHER_NETWORK_STYLE = {"markersize": 6, "linewidth": 1.2}
 
 
 def plot_learned(
@@ -158,16 +167,22 @@ def plot_learned(
     style: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
 ) -> None:
     """:func:`plot_groups` for every learned network of ``runs``: the first as given, each
-    other in :data:`OTHER_NETWORK_STYLE` with its name in the label."""
+    other with its own line style (:data:`OTHER_NETWORK_LINES`), its model's marker and
+    its short name in the label."""
     for index, network in enumerate(learned_networks(runs)):
         if index == 0:
             plot_groups(ax, rows, x, y, group, label, scheme=network, optimum=optimum, style=style)
             continue
-        name = display(runs, network)[0].split(" (")[0].split(" + ")[0]  # its short name
+        name = short_name(runs, network)
+        own = {
+            **OTHER_NETWORK_STYLE,
+            "linestyle": OTHER_NETWORK_LINES[(index - 1) % len(OTHER_NETWORK_LINES)],
+            "marker": display(runs, network)[1].get("marker", "P"),
+        }
 
-        def other_style(i: int) -> dict[str, Any]:
+        def other_style(i: int, own: dict[str, Any] = own) -> dict[str, Any]:
             base = style(i) if callable(style) else dict(style or {})
-            return {**base, **OTHER_NETWORK_STYLE}
+            return {**base, **own}
 
         plot_groups(
             ax,
