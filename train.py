@@ -16,7 +16,12 @@ from omegaconf import DictConfig
 
 from isac import config
 from isac.checks import SettingsError
-from isac.hydra_support import exit_on_settings_error, is_interactive, sweep_point
+from isac.hydra_support import (
+    check_processes_fit_the_job,
+    exit_on_settings_error,
+    is_interactive,
+    sweep_point,
+)
 from isac.learning.serving import serve_universal
 from isac.learning.training import train
 
@@ -30,7 +35,8 @@ def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
 
-    def task() -> float:
+    def task() -> float | None:
+        check_processes_fit_the_job(cfg.trainer)
         others = [o for o in hydra_cfg.overrides.task if not o.startswith(RESUME_SETTINGS)]
         if cfg.resume and others:
             raise SettingsError(

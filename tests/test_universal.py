@@ -331,3 +331,14 @@ def test_a_sweep_is_served_by_one_universal_network_and_plotted(tmp_path):
     with (tmp_path / "outputs" / "figures" / "quick" / "fig9.csv").open() as handle:
         schemes = {row["scheme"] for row in csv.DictReader(handle)}
     assert {"universal", "optimum"} <= schemes
+
+
+@pytest.mark.slow
+def test_a_sweep_job_may_not_start_data_parallel_processes_itself(tmp_path):
+    refused = run_script(
+        "train.py", "-m", *UNIVERSAL, "trainer.devices=2", "trainer.strategy=ddp", cwd=tmp_path
+    )
+    assert refused.returncode == 2
+    assert "a -m sweep job cannot do" in refused.stderr
+    # no training started: Hydra's own record of the job, no run files
+    assert not list(tmp_path.rglob("checkpoints")) and not list(tmp_path.rglob("metrics.json"))
