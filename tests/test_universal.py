@@ -119,6 +119,8 @@ def test_draws_cover_the_ranges_and_the_grid_is_a_latin_hypercube():
         OperatingPoint(replace(BASE, alpha=0.3), 1.0),
         OperatingPoint(replace(BASE, n_tx=3, n_rx=5, n_users=3, alpha=0.8, snr_c_db=10.0), 0.7),
         OperatingPoint(replace(BASE, n_rx=3, n_users=3, alpha=0.1, snr_s_db=20.0), 1.0),
+        OperatingPoint(replace(BASE, alpha=0.0), 1.0),  # no sensing power at all
+        OperatingPoint(replace(BASE, alpha=1.0, snr_c_db=-10.0), 0.5),  # sensing only
     ],
 )
 def test_an_untrained_universal_network_is_the_gated_prior_at_every_point(point):
@@ -131,6 +133,13 @@ def test_an_untrained_universal_network_is_the_gated_prior_at_every_point(point)
     rates.check_power_budget(sigma_s, system.sensing_power)
     expected = gated_prior(inputs)
     torch.testing.assert_close(sigma_s, expected, rtol=1e-5, atol=1e-6 * system.sensing_power)
+    if system.alpha == 0.0:
+        assert (sigma_s == 0).all()
+    if system.alpha == 1.0:  # the whole budget, water-filled over the sensing channel
+        rates.check_power_budget(sigma_s, system.sensing_power)
+        torch.testing.assert_close(
+            sigma_s.sum(-1), torch.full((32,), system.sensing_power).double()
+        )
 
 
 def test_a_bound_network_shares_the_weights_and_refuses_other_fixed_settings():
