@@ -174,6 +174,16 @@ def test_ranks_draw_different_training_data_and_the_same_validation_data():
     assert all(torch.equal(a.features, b.features) for a, b in zip(val_0, val_1, strict=True))
 
 
+def test_a_batch_can_draw_a_point_for_every_sample():
+    cfg = config(*UNIVERSAL, "data.points_per_batch=64")  # groups of one sample
+    datamodule = build_datamodule(cfg, system_from_config(cfg))
+    loader = datamodule.train_dataloader()
+    loader.batch_sampler.sampler.set_epoch(0)
+    batch = next(iter(loader))
+    assert [len(group) for group in batch] == [1] * 64
+    assert len({group.point for group in batch}) == 64
+
+
 def test_universal_training_resumes_scores_any_point_and_serves_a_sweep(tmp_path):
     reference = train(config(*UNIVERSAL), tmp_path / "reference")
     assert reference["model"] == "universal" and reference["val"]["wsnr"] > 0
