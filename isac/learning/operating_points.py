@@ -30,6 +30,10 @@ class OperatingPoint:
     system: SystemConfig
     beta: float
 
+    def settings(self) -> dict[str, float | int]:
+        """Every setting of the point by name: the system's and ``beta``."""
+        return {**self.system.to_dict(), "beta": self.beta}
+
 
 @dataclass(frozen=True)
 class OperatingRanges:
@@ -101,7 +105,7 @@ class OperatingRanges:
 
     def check(self, point: OperatingPoint) -> None:
         """Refuse a point outside the ranges, naming the setting and the trained range."""
-        values = {**point.system.to_dict(), "beta": point.beta}
+        values = point.settings()
         for f in fields(self):
             low, high = getattr(self, f.name)
             if not low <= values[f.name] <= high:
@@ -114,7 +118,7 @@ class OperatingRanges:
     def condition(self, point: OperatingPoint) -> torch.Tensor:
         """real [N_CONDITIONS]: each setting of ``point`` mapped onto [0, 1] over its range
         (0.5 for a range of one value), the network's conditioning input."""
-        values = {**point.system.to_dict(), "beta": point.beta}
+        values = point.settings()
         scaled = []
         for f in fields(self):
             low, high = getattr(self, f.name)

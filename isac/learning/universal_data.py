@@ -29,7 +29,8 @@ class UniversalDataModule(ISACDataModule):
     Args:
         system: the home point's system; its L and noise are every point's.
         data: with ``operating_points`` set (:class:`~isac.config.DataConfig`).
-        beta: the home point's CSI accuracy. receiver: ``genie`` or ``naive``.
+        beta: the home point's CSI accuracy. receiver: whose objective the loss is
+            (:class:`~isac.learning.universal.UniversalPriceNet` serves genie and naive).
 
     Raises:
         checks.SettingsError: bad ranges, ``points_per_batch`` above ``batch_size``,
@@ -40,7 +41,6 @@ class UniversalDataModule(ISACDataModule):
         self, system: SystemConfig, data: DataConfig, *, beta: float, receiver: str = "genie"
     ) -> None:
         super().__init__(system, data, beta=beta, receiver=receiver)
-        checks.one_of("csi.receiver (universal network)", receiver, ("genie", "naive"))
         self.ranges = OperatingRanges.from_config(data.operating_points)
         self.ranges.check_base(system)
         self.points_per_batch = checks.positive_int("data.points_per_batch", data.points_per_batch)

@@ -9,12 +9,13 @@ costs O(n_tx n_rx + n_users min(n_users, n_rx)) per instance, no matrix algebra.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from isac import checks
 from isac.physics import rates
+from isac.physics.instances import PerInstance
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
@@ -22,7 +23,7 @@ from isac.physics.user_sinr import SINR_FORMS, ResolventSinr, UserSinr
 
 
 @dataclass(frozen=True)
-class ProblemTerms:
+class ProblemTerms(PerInstance):
     """Per-instance quantities of problem (28), computed from the *true* channel.
 
     Attributes:
@@ -126,15 +127,6 @@ class ProblemTerms:
 
     def __len__(self) -> int:
         return self.sigma_t.shape[0]
-
-    def __getitem__(self, index: torch.Tensor | slice) -> ProblemTerms:
-        return ProblemTerms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def to(self, *args, **kwargs) -> ProblemTerms:
-        """``torch.Tensor.to`` applied to every field (the users' SINR form's too)."""
-        return ProblemTerms(
-            **{f.name: getattr(self, f.name).to(*args, **kwargs) for f in fields(self)}
-        )
 
     def sensing_rate(self, sigma_s: torch.Tensor, system: SystemConfig) -> torch.Tensor:
         """real [n]: eq. (14) for ``sigma_s`` [n, n_tx]."""

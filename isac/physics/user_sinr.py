@@ -21,28 +21,16 @@ Both give the rate (26) and its derivatives in c, which the price of echo power 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from isac.physics import rates
-
-
-class _Tensors:
-    """``to`` and indexing over the instances for a dataclass of tensors [n, ...]."""
-
-    def to(self, *args, **kwargs):
-        """``torch.Tensor.to`` applied to every field."""
-        return type(self)(
-            **{f.name: getattr(self, f.name).to(*args, **kwargs) for f in fields(self)}
-        )
-
-    def __getitem__(self, index):
-        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+from isac.physics.instances import PerInstance
 
 
 @dataclass(frozen=True)
-class PartialFractionSinr(_Tensors):
+class PartialFractionSinr(PerInstance):
     """gamma_k(c) = sum_m b_km/(a_km + c).
 
     Attributes:
@@ -88,7 +76,7 @@ class PartialFractionSinr(_Tensors):
 
 
 @dataclass(frozen=True)
-class ResolventSinr(_Tensors):
+class ResolventSinr(PerInstance):
     """1 + gamma_k(c) = 1/(c sum_m w_km/(lambda_m + c)), for float64.
 
     Attributes:
