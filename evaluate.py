@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from isac import config
-from isac.experiments.evaluate_run import evaluate, format_table
+from isac.experiments.run_evaluation import evaluate, format_table
 from isac.hydra_support import exit_on_settings_error
 
 config.register()

@@ -16,14 +16,14 @@ from omegaconf import DictConfig
 
 from isac import config
 from isac.checks import SettingsError
+from isac.experiments.training_job import train
+from isac.experiments.universal_scoring import score_universal
 from isac.hydra_support import (
     check_processes_fit_the_job,
     exit_on_settings_error,
     is_interactive,
     sweep_point,
 )
-from isac.learning.serving import serve_universal
-from isac.learning.training import train
 
 config.register()
 
@@ -43,7 +43,7 @@ def main(cfg: DictConfig) -> float | None:
                 f"resume continues a run with its saved config; drop the other overrides {others}"
             )
         if cfg.universal_run:
-            metrics = serve_universal(cfg, run_dir, sweep_point=sweep_point())
+            metrics = score_universal(cfg, run_dir, sweep_point=sweep_point())
         else:
             metrics = train(cfg, run_dir, interactive=is_interactive(), sweep_point=sweep_point())
         if metrics is None:  # a data-parallel process other than rank 0

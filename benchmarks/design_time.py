@@ -4,7 +4,7 @@
         [--schemes price_prior optimum] [--repeats 7] [--polish 0 3]
 
 Every design starts from what the BS holds (R_T, H_hat, p; float32) and includes the
-pre-processing and the recovery of S and W (:mod:`isac.experiments.designs`). The runs
+pre-processing and the recovery of S and W (:mod:`isac.designer.timed`). The runs
 must share their system; the test set is the first run's. Designs are timed in turns,
 best of ``--repeats``, and reported as ms per sample and as a ratio to the first run's.
 """
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from isac.experiments.designs import design_network, design_scheme, timed
-from isac.experiments.runs import checkpoint_path, read_run_config
-from isac.learning.checkpoints import load_checkpoint
+from isac.designer.timed import design_network, design_scheme, timed
+from isac.files import checkpoint_path, read_run_config
+from isac.learning.checkpoints import load_for
 from isac.learning.training import system_from_config
+from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario
 
 
@@ -41,14 +42,15 @@ def main() -> None:
     scenario = sample_scenario(
         system, cfg.data.n_test, beta=cfg.csi.beta, seed=cfg.data.seed, split="test"
     ).to(torch.float32)
-    inputs = (scenario.R_T, scenario.H_est, scenario.p, system)
+    receiver = Receiver(cfg.csi.receiver, cfg.csi.beta)
+    inputs = (scenario.R_T, scenario.H_hat, scenario.p, system, receiver)
     designs = {}
     for run in args.runs:
-        module = load_checkpoint(checkpoint_path(run, "best"), expected=system)
+        module = load_for(checkpoint_path(run, "best"), system, receiver)
         designs[module.name] = lambda module=module: design_network(module, *inputs)
         if hasattr(module.network, "polish_steps"):
             for steps in args.polish:
-                polished = load_checkpoint(checkpoint_path(run, "best"), expected=system)
+                polished = load_for(checkpoint_path(run, "best"), system, receiver)
                 polished.network.polish_steps = steps
                 designs[f"{module.name}+polish{steps}"] = lambda m=polished: design_network(
                     m, *inputs

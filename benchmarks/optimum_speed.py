@@ -24,7 +24,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from isac.config import CONF_DIR, register
-from isac.experiments.runs import write_csv
+from isac.files import write_csv
 from isac.learning.training import system_from_config
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
@@ -69,7 +69,7 @@ def main() -> None:
             scenario = sample_scenario(
                 system, args.n_test, beta=cfg.csi.beta, seed=cfg.data.seed, split="test"
             )
-            seen = ProblemTerms.from_channels(scenario.H_est, scenario.p, scenario.sigma_t, system)
+            seen = ProblemTerms.from_channels(scenario.H_hat, scenario.p, scenario.sigma_t, system)
             fast, fast_s = seconds(optimal_powers, seen, system)
             first, first_s = seconds(golden_search_optimum, seen, system)
             fast_wsnr, first_wsnr = seen.wsnr(fast, system), seen.wsnr(first, system)

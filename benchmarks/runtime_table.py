@@ -28,9 +28,9 @@ import torch
 
 from isac.config import compose_config
 from isac.designer import Designer
-from isac.experiments.designs import median_ms
-from isac.experiments.figures import PAPER_TABLE1_MS
-from isac.experiments.runs import write_csv
+from isac.designer.timed import median_ms
+from isac.experiments.paper_numbers import PAPER_TABLE1_MS
+from isac.files import write_csv
 from isac.learning.training import build_module, system_from_config
 from isac.physics.scenario import sample_scenario
 
@@ -44,7 +44,7 @@ def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[s
     system = system_from_config(cfg)
     designer = Designer.from_module(build_module(cfg, system))
     scenario = sample_scenario(system, batch, seed=0, split="test").to(torch.float32)
-    R_T, H, p = scenario.R_T, scenario.H_est, scenario.p  # R_T is computed: once
+    R_T, H, p = scenario.R_T, scenario.H_hat, scenario.p  # R_T is computed: once
     identity = torch.eye(system.n_rx, dtype=H.dtype)
 
     def floor(i: int) -> None:

@@ -83,6 +83,13 @@ def non_negative_int(name: str, value: object) -> int:
     return int(value)
 
 
+def int_in(name: str, value: object, low: int, high: int) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+        raise SettingsError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
 def one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
     """Return ``value``, or raise if it is not one of ``allowed``."""
     if value not in allowed:

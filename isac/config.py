@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from isac.experiments.runs import CONFIG_FILE
+from isac.files import CONFIG_FILE
 from isac.physics.system import SystemConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

@@ -20,7 +20,7 @@ import csv
 import math
 from pathlib import Path
 
-from isac.experiments.figures import EVALUATION_METRICS
+from isac.experiments.figures.rows import EVALUATION_METRICS
 from isac.schemes.registry import SCHEMES
 
 FIGURES = ("fig7", "fig8", "fig9", "fig10", "fig11")

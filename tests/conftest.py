@@ -1,63 +1,29 @@
-"""Shared helpers for the tests: random instances and feasible powers in float64."""
+"""Fixtures shared by the test modules (plain helpers live in ``helpers.py``).
+
+The tests' tensors are tiny, so torch's intra-op thread pool costs more than it saves,
+and the pytest-xdist workers (``-n auto`` in pyproject.toml) already use every core: each
+worker, and every process the tests start, runs torch on one thread.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import torch
+os.environ["OMP_NUM_THREADS"] = "1"  # before torch is imported, here and in subprocesses
 
-from isac.physics.problem import ProblemTerms
-from isac.physics.scenario import sample_scenario
-from isac.physics.system import SystemConfig
-from isac.schemes.registry import SCHEMES, SchemeInputs
+from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest  # noqa: E402
+from helpers import TINY, config  # noqa: E402
+
+from isac.experiments.training_job import train  # noqa: E402
 
 
-def run_script(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run an entry point of the repository (``train.py``, ``evaluate.py``) in a subprocess."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def random_powers(
-    n: int, n_tx: int, budget: float, generator: torch.Generator, *, full: bool = False
-) -> torch.Tensor:
-    """float64 [n, n_tx] feasible, descending powers: random simplex points times a random
-    fraction of ``budget`` (the full budget when ``full``), some entries exactly zero."""
-    weights = torch.rand((n, n_tx), generator=generator, dtype=torch.float64) ** 3
-    weights = weights * (torch.rand((n, n_tx), generator=generator, dtype=torch.float64) > 0.2)
-    weights[:, 0] += 1e-3  # never all zero
-    used = 1.0 if full else torch.rand((n, 1), generator=generator, dtype=torch.float64)
-    powers = budget * used * weights / weights.sum(dim=-1, keepdim=True)
-    return powers.sort(dim=-1, descending=True).values
-
-
-def instance(system: SystemConfig, n: int = 8, seed: int = 0, beta: float = 1.0):
-    """A float64 scenario and its problem terms."""
-    scenario = sample_scenario(system, n, seed=seed, beta=beta, split="test")
-    return scenario, ProblemTerms.from_scenario(scenario, system)
-
-
-def scheme_inputs(system: SystemConfig, n: int = 8, seed: int = 0) -> SchemeInputs:
-    """What a scheme sees for a float64 scenario under perfect CSI (H_hat = H)."""
-    scenario, terms = instance(system, n=n, seed=seed)
-    return SchemeInputs(terms, scenario.H, scenario.p, system)
-
-
-def gated_prior(inputs: SchemeInputs) -> torch.Tensor:
-    """What an untrained price-head network designs: the ``price_prior`` scheme's powers,
-    or none where they score below sending no sensing power (WSNR 1 - alpha), the gate."""
-    system = inputs.system
-    prior = SCHEMES["price_prior"].design(inputs).sigma_s
-    silent = inputs.terms.wsnr(prior, system) < 1.0 - system.alpha
-    return torch.where(silent[:, None], 0.0, prior)
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A tiny ISACNN run, trained once per session: 2 epochs of TINY, 64 test samples.
+    Tests may read it and evaluate it (evaluate.py adds its evaluation/ directory); none
+    may change or remove its files."""
+    run_dir = tmp_path_factory.mktemp("trained_run")
+    train(config(*TINY, "trainer.max_epochs=2", "data.n_test=64"), run_dir)
+    return run_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import instance, random_powers, scheme_inputs
+from helpers import CASES, instance, random_powers, scheme_inputs
 
 from isac.checks import SettingsError
 from isac.physics import rates
@@ -15,24 +15,6 @@ from isac.schemes.optimum import golden_search_optimum, optimal_powers
 from isac.schemes.registry import SCHEMES, Scheme, register, select_schemes
 from isac.schemes.solvers import distinct_levels, multilevel_water_filling, water_filling_from
 from isac.schemes.traditional import traditional_powers
-
-CASES = [  # (system settings, seed)
-    ({"n_tx": 4, "n_rx": 4, "n_users": 2, "waveform_len": 6, "alpha": 0.5}, 0),
-    ({"n_tx": 6, "n_rx": 5, "n_users": 5, "waveform_len": 8, "alpha": 0.8, "snr_c_db": 10.0}, 1),
-    ({"n_tx": 5, "n_rx": 8, "n_users": 3, "waveform_len": 7, "alpha": 0.3, "snr_s_db": 20.0}, 2),
-    (
-        {
-            "n_tx": 3,
-            "n_rx": 2,
-            "n_users": 1,
-            "waveform_len": 4,
-            "alpha": 0.9,
-            "snr_s_db": -5.0,
-            "snr_c_db": 15.0,
-        },
-        3,
-    ),
-]
 
 
 def project_onto_budget(y: torch.Tensor, budget: float) -> torch.Tensor:

@@ -16,7 +16,7 @@ SYSTEM = SystemConfig(n_tx=3, n_rx=4, n_users=2, waveform_len=5)
 
 def epoch_order(loader, epoch: int) -> list[torch.Tensor]:
     loader.batch_sampler.sampler.set_epoch(epoch)
-    return [batch.features for batch in loader]
+    return [batch.problem.features for batch in loader]
 
 
 def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
@@ -26,7 +26,7 @@ def test_training_batches_cover_the_set_and_shuffle_per_epoch_reproducibly():
     loader = data.train_dataloader()
     first = epoch_order(loader, 0)
     assert [len(f) for f in first] == [16, 16, 16, 2]
-    all_features = data.problem_set("train").features
+    all_features = data.problem_set("train").problem.features
     seen = torch.cat(first)
     assert torch.equal(seen.sort(dim=0).values, all_features.sort(dim=0).values)
     second = epoch_order(loader, 1)
@@ -46,8 +46,12 @@ def test_validation_and_test_sets_are_fixed_by_the_seed_alone():
         SYSTEM, DataConfig(n_train=90, n_val=20, n_test=20, seed=1, batch_size=7), beta=1.0
     )
     for split in ("val", "test"):
-        assert torch.equal(small.problem_set(split).features, large.problem_set(split).features)
-    assert not torch.equal(small.problem_set("val").features, small.problem_set("test").features)
+        assert torch.equal(
+            small.problem_set(split).problem.features, large.problem_set(split).problem.features
+        )
+    assert not torch.equal(
+        small.problem_set("val").problem.features, small.problem_set("test").problem.features
+    )
     batches = list(small.val_dataloader())
     assert len(batches) == 1 and len(batches[0]) == 20
 
@@ -69,9 +73,10 @@ def test_network_sees_the_estimate_and_the_loss_uses_the_true_channel():
     data = ISACDataModule(SYSTEM, DataConfig(n_train=8, n_val=8, n_test=8, seed=2), beta=beta)
     test_set = data.problem_set("test")
     scenario = sample_scenario(SYSTEM, 8, beta=beta, seed=2, split="test")
-    estimated = input_features(scenario.H_est, scenario.p, scenario.sigma_t, 1.0).float()
+    estimated = input_features(scenario.H_hat, scenario.p, scenario.sigma_t, 1.0).float()
     truth = input_features(scenario.H, scenario.p, scenario.sigma_t, 1.0).float()
-    assert torch.equal(test_set.features, estimated) and not torch.equal(test_set.features, truth)
+    features = test_set.problem.features
+    assert torch.equal(features, estimated) and not torch.equal(features, truth)
     true_terms = ProblemTerms.from_scenario(scenario, SYSTEM)
     torch.testing.assert_close(test_set.terms.sigma_h, true_terms.sigma_h.float())
     torch.testing.assert_close(test_set.terms.max_rate_c, true_terms.max_rate_c.float())

@@ -4,28 +4,18 @@ checks of bad input, and the ONNX export against onnxruntime."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from test_evaluate import numpy_mmse_beams
-from test_training import TINY, config
+from helpers import TINY, config, numpy_mmse_beams, water_filling_by_active_sets
 
 from isac.checks import SettingsError
 from isac.designer import Designer
-from isac.experiments.designs import design_scheme
 from isac.experiments.export import export_onnx
-from isac.learning.training import build_module, train
+from isac.learning.training import build_module
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("run")
-    train(config(*TINY, "trainer.max_epochs=1", "data.n_test=64"), run_dir)
-    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +25,7 @@ def designer(trained_run) -> Designer:
 
 def inputs(system: SystemConfig, n: int = 8, beta: float = 1.0):
     scenario = sample_scenario(system, n, beta=beta, seed=3, split="test").to(torch.float32)
-    return scenario.R_T, scenario.H_est, scenario.p
+    return scenario.R_T, scenario.H_hat, scenario.p
 
 
 def numpy_network_input(R_T: np.ndarray, H: np.ndarray, p: np.ndarray, noise: float):
@@ -58,7 +48,9 @@ def test_a_learned_design_matches_float64_numpy_for_one_sample_and_a_batch(desig
             R_T[i].numpy(), H[i].numpy(), p[i].numpy(), 1.0
         )
         with torch.no_grad():
-            sigma_s = designer._pipeline.network(torch.tensor(features[None], dtype=torch.float32))
+            sigma_s = designer._pipeline.network.from_features(
+                torch.tensor(features[None], dtype=torch.float32)
+            )
         sigma_s = sigma_s[0].double().numpy()
         # S^H S = U_T diag(sigma_s) U_T^H (31) and the MMSE beams (32), normalised (20b)
         echo = float(sigma_t @ sigma_s)
@@ -104,17 +96,67 @@ def test_one_sample_takes_arrays_and_any_precision_and_agrees_with_the_batch(des
     np.testing.assert_allclose(one.W.numpy(), many.W[0].numpy(), rtol=1e-5, atol=1e-6)
 
 
+def numpy_wsnr(sigma_s, sigma_t, H, p, system: SystemConfig) -> float:
+    """(28) of one sample in float64 numpy, every term from its definition: (14) with the
+    eigenvalues of R_H, (26) with the beams (25) by direct inversion, M_s (39) by
+    brute-force water-filling and M_c (40) as (26) without echo."""
+    L, noise = system.waveform_len, system.noise_power
+    sigma_h = 1.0 / (np.linalg.eigvalsh((H * p) @ H.conj().T) + noise)
+
+    def comm(echo: float) -> float:
+        beams = numpy_mmse_beams(H, p, echo, L, noise)
+        gains = np.abs(H.T @ beams) ** 2 * p[:, None]
+        signal = np.diag(gains)
+        level = (echo / L + noise) * np.sum(np.abs(beams) ** 2, axis=0)
+        return float(np.mean(np.log2(1 + signal / (gains.sum(axis=0) - signal + level))))
+
+    rate_s = np.sum(np.log2(1 + np.outer(sigma_t * sigma_s, sigma_h))) / L
+    max_s = system.n_rx * water_filling_by_active_sets(sigma_t / noise, system.sensing_power)
+    max_s /= L * np.log(2)
+    alpha = system.alpha
+    return alpha * rate_s / max_s + (1 - alpha) * comm(float(sigma_t @ sigma_s)) / comm(0.0)
+
+
 def test_every_registered_scheme_designs_through_the_api():
     system = SystemConfig(n_tx=4, n_rx=4, n_users=2, waveform_len=6)
-    R_T, H, p = inputs(system, n=4)
-    for name in ("average", "zfbf", "waterfilling", "optimum", "price_prior"):
+    R_T, H, p = (
+        x.double() if not x.is_complex() else x.to(torch.complex128) for x in inputs(system, n=4)
+    )
+    R_T = (R_T + R_T.mH) / 2
+    values = {}
+    for name in ("average", "zfbf", "waterfilling", "zero_power", "price_prior", "optimum"):
         out = Designer.from_scheme(name, system)(R_T, H, p)
-        reference = design_scheme(name, R_T, H, p, system)
-        np.testing.assert_array_equal(out.sigma_s.numpy(), reference.sigma_s.numpy())
-        np.testing.assert_array_equal(out.W.numpy(), reference.W.numpy())
         single = Designer.from_scheme(name, system)(R_T[0], H[0], p[0])
         assert single.sigma_s.shape == (system.n_tx,) and single.W.shape == (4, 2)
-        assert float(out.sigma_s.sum(-1).max()) <= system.sensing_power * (1 + 1e-5)
+        np.testing.assert_allclose(single.sigma_s.numpy(), out.sigma_s[0].numpy(), atol=1e-9)
+        values[name] = []
+        for i in range(4):
+            sigma_t, U_T = (x[..., ::-1] for x in np.linalg.eigh(R_T[i].numpy()))
+            sigma_s, Hi, pi = out.sigma_s[i].numpy(), H[i].numpy(), p[i].numpy()
+            assert sigma_s.min() >= 0 and sigma_s.sum() <= system.sensing_power * (1 + 1e-9)
+            S = out.S[i].numpy()  # (31): S^H S = U_T diag(sigma_s) U_T^H
+            np.testing.assert_allclose(S.conj().T @ S, (U_T * sigma_s) @ U_T.conj().T, atol=1e-9)
+            W = out.W[i].numpy()
+            if name == "zfbf":  # zero-forcing: h_i^T w_k = [i = k]
+                np.testing.assert_allclose(Hi.T @ W, np.eye(2), atol=1e-9)
+            else:  # the MMSE beams (25), normalised by (20b)
+                beams = numpy_mmse_beams(Hi, pi, float(sigma_t @ sigma_s), 6, 1.0)
+                beams = beams / (np.sqrt(pi) * np.einsum("rk,rk->k", Hi, beams))
+                np.testing.assert_allclose(W, beams, rtol=1e-8, atol=1e-10)
+            values[name].append(numpy_wsnr(sigma_s, sigma_t, Hi, pi, system))
+        values[name] = np.array(values[name])
+    # the closed-form designs, from their definitions
+    sigma_t = np.linalg.eigvalsh(R_T.numpy())[:, ::-1]
+    average = Designer.from_scheme("average", system)(R_T, H, p).sigma_s.numpy()
+    np.testing.assert_allclose(average, system.sensing_power / system.n_tx)
+    filled = Designer.from_scheme("waterfilling", system)(R_T, H, p).sigma_s.numpy()
+    for i in range(4):
+        best = water_filling_by_active_sets(sigma_t[i], system.sensing_power)
+        assert np.log1p(sigma_t[i] * filled[i]).sum() == pytest.approx(best, rel=1e-10)
+    np.testing.assert_allclose(values["zero_power"], 1 - system.alpha)
+    # the optimum's (28), recomputed in numpy, is the best of all
+    for name, value in values.items():
+        assert (value <= values["optimum"] * (1 + 1e-9)).all(), name
 
 
 def test_bad_input_is_refused_with_the_argument_named(designer):
@@ -124,7 +166,9 @@ def test_bad_input_is_refused_with_the_argument_named(designer):
         designer(R_T, H[:, :, :1], p)
     with pytest.raises(SettingsError, match=r"R_T must have shape \[4, 4\]"):
         designer(R_T[0, :3, :3], H[0], p[0])
-    with pytest.raises(SettingsError, match="R_T and H_hat must be complex"):
+    with pytest.raises(
+        SettingsError, match="R_T must be complex64 or complex128, got torch.float32"
+    ):
         designer(R_T.real, H, p)
     bad = H.clone()
     bad[1, 0, 0] = float("nan")

@@ -10,16 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_script
-from test_rates import water_filling_by_active_sets
-from test_training import TINY, config
+from helpers import evaluate_config, numpy_mmse_beams, run_script, water_filling_by_active_sets
 
 from isac.checks import SettingsError
-from isac.config import compose_config
-from isac.experiments.evaluate_run import evaluate
+from isac.experiments.run_evaluation import evaluate
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.features import input_features
-from isac.learning.training import train
 
 SCHEMES = ["average", "zfbf", "traditional", "waterfilling", "zero_power", "price_prior", "optimum"]
 
@@ -49,39 +45,14 @@ def numpy_comm_rate(
     return float(np.mean(np.log2(1 + np.array(sinrs))))
 
 
-def evaluate_config(*overrides: str):
-    return compose_config("evaluate", list(overrides))
-
-
-def numpy_mmse_beams(H: np.ndarray, p: np.ndarray, echo: float, L: float, noise: float):
-    """The beams (25) for channels H by direct inversion, unnormalised (the SINR ignores scale)."""
-    n_rx, n_users = H.shape
-    beams = []
-    for k in range(n_users):
-        R_k = sum(p[i] * np.outer(H[:, i], H[:, i].conj()) for i in range(n_users) if i != k)
-        R_k = R_k + (echo / L + noise) * np.eye(n_rx)
-        beams.append(np.linalg.solve(R_k, H[:, k]).conj())  # w_k with h_k^T w_k the signal
-    return np.stack(beams, axis=1)
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("run")
-    train(config(*TINY, "trainer.max_epochs=2", "data.n_test=64"), run_dir)
-    return run_dir
-
-
 def test_evaluate_scores_the_network_and_every_baseline(trained_run, tmp_path):
     rows = evaluate(evaluate_config(f"run={trained_run}"), tmp_path)
     by_name = {row["scheme"]: row for row in rows}
     assert list(by_name) == ["isacnn", *SCHEMES]
-    traditional_ms = by_name["traditional"]["ms_per_sample"]
     for name, row in by_name.items():
         assert row["pct_of_optimum"] <= 100.0 + 1e-7, name
         assert 0.0 <= row["power_fraction"] <= 1.0 + 1e-6
         assert row["ms_per_sample"] > 0
-        # the speed-up column is the ratio of the time columns
-        assert row["speedup_vs_traditional"] == pytest.approx(traditional_ms / row["ms_per_sample"])
         # perfect CSI: the beams the BS forms are the ones the paper's metric assumes
         assert row["wsnr_bs_beams"] == pytest.approx(row["wsnr"], rel=1e-6)
     assert by_name["traditional"]["converged_fraction"] == 1.0
@@ -151,15 +122,15 @@ def test_predictions_export_round_trips_from_its_arrays_alone(trained_run, tmp_p
 
 def network_powers(checkpoint: Path, data) -> np.ndarray:
     """sigma_s of the network in ``checkpoint`` for the exported test inputs."""
-    network = load_checkpoint(checkpoint)
+    network = load_checkpoint(checkpoint).network
     features = input_features(
-        torch.as_tensor(data["H_est"]).to(torch.complex64),
+        torch.as_tensor(data["H_hat"]).to(torch.complex64),
         torch.as_tensor(data["p"], dtype=torch.float32),
         torch.as_tensor(data["sigma_t"], dtype=torch.float32),
         float(data["noise_power"]),
     )
     with torch.no_grad():
-        return network(features).double().numpy()
+        return network.from_features(features).double().numpy()
 
 
 def test_checkpoint_last_and_a_checkpoint_path_are_evaluated(trained_run, tmp_path):
@@ -182,12 +153,12 @@ def test_imperfect_csi_beams_from_the_estimate_differ_from_the_papers_metric(tra
         tmp_path,
     )
     data = np.load(tmp_path / "predictions.npz")
-    assert float(data["beta"]) == 0.5 and not np.allclose(data["H"], data["H_est"])
+    assert float(data["beta"]) == 0.5 and not np.allclose(data["H"], data["H_hat"])
     for row in rows:
         # beams formed from H_hat lose against the paper's beams of the true H
         assert row["rate_c_bs_beams"] < row["rate_c"] - 1e-3, row["scheme"]
         assert row["wsnr_bs_beams"] < row["wsnr"] - 1e-4, row["scheme"]
-    # the BS-beam rate, recomputed by numpy: MMSE beams of H_est, scored on H
+    # the BS-beam rate, recomputed by numpy: MMSE beams of H_hat, scored on H
     L, noise = float(data["L"]), float(data["noise_power"])
     for name in ("isacnn", "average", "optimum"):
         rate = [
@@ -198,7 +169,7 @@ def test_imperfect_csi_beams_from_the_estimate_differ_from_the_papers_metric(tra
                 L,
                 noise,
                 numpy_mmse_beams(
-                    data["H_est"][b],
+                    data["H_hat"][b],
                     data["p"][b],
                     float(data["sigma_t"][b] @ data[f"sigma_s__{name}"][b]),
                     L,

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from conftest import run_script
+from helpers import run_script
 
 from isac.checks import SettingsError
-from isac.experiments.figures import (
-    EVALUATION_METRICS,
-    FIGURES,
-    make_figures,
-    varied_setting,
-    write_figure,
-)
+from isac.experiments.figures import FIGURES, make_figures, write_figure
+from isac.experiments.figures.rows import EVALUATION_METRICS
+from isac.experiments.figures.runtime import varied_setting
 from isac.experiments.sweeps import Run, latest_sweep, latest_sweeps, load_sweep
 from isac.physics.system import SystemConfig
 
@@ -169,6 +165,7 @@ def write_job(sweep_dir: Path, number: int, run: Run | None) -> None:
 # each figure's sweep axes (the settings its experiment varies), two values each
 SWEEP_AXES = {
     "fig8": {"snr_s_db": (0.0, 10.0), "snr_c_db": (-10.0, 10.0)},
+    "fig9": {"n_users": (2, 3), "n_tx": (8, 12)},
     "fig10": {"alpha": (0.2, 0.7), "n_users": (3, 7)},
     "fig11": {"n_rx": (4, 16), "beta": (0.3, 1.0)},
     "csi": {"beta": (0.3, 1.0), "receiver": ("naive", "robust")},
@@ -176,7 +173,7 @@ SWEEP_AXES = {
 
 
 @pytest.mark.parametrize("name", sorted(SWEEP_AXES))
-def test_figures_8_10_11_and_csi_are_made_from_a_sweep(name, tmp_path):
+def test_figures_8_to_11_and_csi_are_made_from_a_sweep(name, tmp_path):
     (x_key, xs), (g_key, groups) = SWEEP_AXES[name].items()
     sweep = tmp_path / "sweeps" / name / "quick" / "2026-01-01_10-00-00-000000"
     points = [{x_key: x, g_key: g} for x in xs for g in groups]

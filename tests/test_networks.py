@@ -1,8 +1,9 @@
-"""Networks: eq. (29) features, the Lambda layer's feasibility, ISACNN and FC-NN shapes,
-and networks built from their model configs."""
+"""Networks: eq. (29) features, the Lambda layer's feasibility and its limit where every
+sigmoid underflows, ISACNN and FC-NN shapes, and networks built from their registry keys."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -11,14 +12,15 @@ from torch import nn
 from isac.checks import SettingsError
 from isac.config import CONF_DIR
 from isac.learning.features import feature_count, input_features
-from isac.learning.lit_module import build_network
+from isac.learning.network_registry import build_network
 from isac.learning.networks import FCNN, ISACNN, lambda_layer
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
 
 
-def model_config(name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml"))
+def network_config(name: str) -> dict:
+    """The ``network`` node of ``conf/model/<name>.yaml``."""
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml"))["network"]
 
 
 def test_input_features_follow_eq_29():
@@ -35,16 +37,39 @@ def test_input_features_follow_eq_29():
 
 def test_lambda_layer_is_feasible_descending_and_spends_eta_of_the_budget():
     generator = torch.Generator().manual_seed(0)
-    theta = torch.rand((500, 7), generator=generator) * 0.98 + 0.01
-    eta = torch.rand((500, 1), generator=generator)
-    sigma_s = lambda_layer(theta, eta, sensing_power=10.0)
+    logits = torch.randn((500, 8), generator=generator) * 3  # 7 theta logits, then eta's
+    sigma_s = lambda_layer(logits, sensing_power=10.0)
     assert (sigma_s >= 0).all()
     assert (sigma_s[:, :-1] >= sigma_s[:, 1:]).all()
-    torch.testing.assert_close(sigma_s.sum(-1), 10.0 * eta[:, 0])
+    # the shares are theta / sum(theta), (theta, eta) = sigmoid(logits), here in float64
+    gates = 1.0 / (1.0 + np.exp(-logits.double().numpy()))
+    theta, eta = gates[:, :-1], gates[:, -1:]
+    np.testing.assert_allclose(sigma_s.sum(-1).numpy(), 10.0 * eta[:, 0], rtol=1e-5)
+    shares = -np.sort(-theta / theta.sum(-1, keepdims=True), axis=-1)
+    np.testing.assert_allclose(sigma_s.numpy(), 10.0 * eta * shares, rtol=1e-5)
     # equal theta splits eta P_s equally; the paper's l2 norm would give P_s / sqrt(16) each
     # and spend sqrt(16) = 4 times the budget (docs/model.md, item 1)
-    flat = lambda_layer(torch.full((1, 16), 0.3), torch.full((1, 1), 0.5), sensing_power=10.0)
+    flat = lambda_layer(torch.tensor([[-0.8] * 16 + [0.0]]), sensing_power=10.0)
     torch.testing.assert_close(flat, torch.full((1, 16), 0.5 * 10.0 / 16))
+
+
+@pytest.mark.parametrize("n_tx", [1, 2, 5])
+def test_lambda_layer_where_every_sigmoid_underflows(n_tx):
+    # float32 sigmoids of logits below about -104 are 0: theta / sum(theta) is 0/0, but the
+    # shares are still e^(z_i) / sum_j e^(z_j), which float64 represents directly
+    theta_logits = -200.0 - 3.0 * torch.arange(n_tx, dtype=torch.float32)
+    logits = torch.cat([theta_logits, torch.tensor([-1.1])])[None]  # eta = sigmoid(-1.1)
+    eta = 1.0 / (1.0 + np.exp(1.1))
+    theta = 1.0 / (1.0 + np.exp(-theta_logits.double().numpy()))
+    expected = 8.0 * eta * theta / theta.sum()
+    for argument in (logits, logits.numpy()):
+        sigma_s = np.asarray(lambda_layer(argument, sensing_power=8.0))[0]
+        assert np.isfinite(sigma_s).all()
+        np.testing.assert_allclose(sigma_s, expected, rtol=1e-6)
+    # and the gradient stays finite there
+    logits.requires_grad_(True)
+    lambda_layer(logits, sensing_power=8.0).square().sum().backward()
+    assert torch.isfinite(logits.grad).all()
 
 
 @pytest.mark.parametrize("sizes", [(16, 16, 5), (4, 8, 2), (6, 3, 3), (2, 2, 1)])
@@ -54,11 +79,11 @@ def test_networks_adapt_to_any_size_and_stay_feasible(sizes, name):
     system = SystemConfig(
         n_tx=n_tx, n_rx=n_rx, n_users=n_users, waveform_len=n_tx + 4, snr_s_db=20.0
     )
-    network = build_network(model_config(name), system)
+    network = build_network(network_config(name), system)
     features = torch.randn(32, feature_count(system)) * 5
     for mode in (network.train, network.eval):
         mode()
-        sigma_s = network(features)
+        sigma_s = network.from_features(features)
         assert sigma_s.shape == (32, n_tx)
         assert (sigma_s >= 0).all()
         assert (sigma_s.sum(-1) <= system.sensing_power * (1 + 1e-6)).all()
@@ -85,14 +110,17 @@ def test_isacnn_and_fcnn_layers_match_the_paper():
     assert sum(isinstance(m, nn.BatchNorm1d) for m in fcnn.modules()) == 4
 
 
-def test_model_configs_build_their_networks_and_bad_targets_are_refused():
-    assert isinstance(build_network(model_config("isacnn"), SystemConfig()), ISACNN)
-    assert isinstance(build_network(model_config("fcnn"), SystemConfig()), FCNN)
+def test_model_configs_build_their_networks_and_unregistered_ones_are_refused():
+    assert isinstance(build_network(network_config("isacnn"), SystemConfig()), ISACNN)
+    assert isinstance(build_network(network_config("fcnn"), SystemConfig()), FCNN)
     for spec, message in [
-        ({"name": "x"}, r"model.network._target_ must name a network class"),
-        ({"network": {"_target_": "isac.nowhere.Net"}}, r"cannot build 'isac.nowhere.Net'"),
-        ({"network": {"_target_": "isac.learning.networks.ISACNN", "depth": 3}}, r"depth"),
-        ({"network": {"_target_": "builtins.str"}}, r"must build a torch"),
+        ({"name": "x"}, r"model.network.kind must be one of \['isacnn', 'fcnn', 'pricenet'"),
+        ({"_target_": "isac.learning.networks.ISACNN"}, r"model.network.kind must be one of"),
+        ({"kind": "builtins.exec"}, r"model.network.kind must be one of"),
+        ({"kind": "isacnn", "depth": 3}, r"model.network.depth is not an option of network"),
+        ({"kind": "pricenet", "hidden": "32"}, r"model.network.hidden must be an integer >= 1"),
+        ({"kind": "pricenet", "hidden": {"_target_": "os.system"}}, r"hidden must be an integer"),
+        ("isacnn", r"model.network must be a mapping"),
     ]:
         with pytest.raises(SettingsError, match=message):
             build_network(spec, SystemConfig())

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 import torch
-from conftest import instance, random_powers
+from helpers import instance, random_powers, water_filling_by_active_sets
 
 from isac.physics import rates
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
 from isac.physics.waterfilling import water_filling
-
-
-def water_filling_by_active_sets(gains: np.ndarray, budget: float) -> float:
-    """Brute force: the best value of sum log(1 + g x) over every active set whose
-    stationary point is feasible (x > 0 on the set)."""
-    best = 0.0
-    for size in range(1, len(gains) + 1):
-        for active in itertools.combinations(range(len(gains)), size):
-            g = gains[list(active)]
-            level = (budget + np.sum(1.0 / g)) / size
-            x = level - 1.0 / g
-            if np.all(x >= 0):
-                best = max(best, float(np.sum(np.log1p(g * x))))
-    return best
 
 
 @pytest.mark.parametrize("seed", range(6))

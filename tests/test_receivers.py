@@ -6,18 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_training import TINY, config
+from helpers import TINY, config
 
 from isac.checks import SettingsError
 from isac.designer import Designer
-from isac.experiments.designs import design_scheme
-from isac.experiments.evaluation import compare_schemes, score
+from isac.designer.timed import design_scheme
+from isac.experiments.comparison import compare_schemes, score
 from isac.learning.data import ProblemSet
 from isac.learning.training import build_module
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver, error_as_noise
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
+from isac.schemes.optimum import optimal_powers
 
 SYSTEM = SystemConfig(n_tx=4, n_rx=4, n_users=3, waveform_len=6)
 
@@ -48,10 +49,10 @@ def one_instance(beta: float, seed: int = 5):
 def test_robust_beams_maximise_the_bound_and_match_numpy(beta):
     scenario, sigma_s = one_instance(beta)
     receiver = Receiver("robust", beta)
-    design = design_scheme("average", scenario.R_T, scenario.H_est, scenario.p, SYSTEM, receiver)
+    design = design_scheme("average", scenario.R_T, scenario.H_hat, scenario.p, SYSTEM, receiver)
     generator = np.random.default_rng(0)
     for i in range(len(scenario)):
-        H_hat, p = scenario.H_est[i].numpy(), scenario.p[i].numpy()
+        H_hat, p = scenario.H_hat[i].numpy(), scenario.p[i].numpy()
         level = float(scenario.sigma_t[i] @ design.sigma_s[i]) / SYSTEM.waveform_len + 1.0
         expected = robust_beams(H_hat, p, level, beta)
         W = design.W[i].numpy()
@@ -73,11 +74,11 @@ def test_robust_terms_are_the_bound_of_robust_beams_and_the_bs_view_of_sensing()
     beta = 0.4
     scenario, sigma_s = one_instance(beta)
     terms = ProblemTerms.for_receiver(
-        Receiver("robust", beta), scenario.H_est, scenario.p, scenario.sigma_t, SYSTEM
+        Receiver("robust", beta), scenario.H_hat, scenario.p, scenario.sigma_t, SYSTEM
     )
     sinr = terms.sinr(sigma_s, SYSTEM)
     for i in range(len(scenario)):
-        H_hat, p = scenario.H_est[i].numpy(), scenario.p[i].numpy()
+        H_hat, p = scenario.H_hat[i].numpy(), scenario.p[i].numpy()
         level = float(scenario.sigma_t[i] @ sigma_s[i]) / SYSTEM.waveform_len + 1.0
         beams = robust_beams(H_hat, p, level, beta)
         for k in range(SYSTEM.n_users):
@@ -94,7 +95,7 @@ def test_the_bound_never_exceeds_the_monte_carlo_mean_of_the_realised_rate():
     scenario, sigma_s = one_instance(beta)
     generator = np.random.default_rng(1)
     for i in range(len(scenario)):
-        H_hat, p = scenario.H_est[i].numpy(), scenario.p[i].numpy()
+        H_hat, p = scenario.H_hat[i].numpy(), scenario.p[i].numpy()
         level = float(scenario.sigma_t[i] @ sigma_s[i]) / SYSTEM.waveform_len + 1.0
         for beams in (robust_beams(H_hat, p, level, beta), robust_beams(H_hat, p, level, 1.0)):
             error = generator.standard_normal((draws, 4, 3)) + 1j * generator.standard_normal(
@@ -116,16 +117,16 @@ def test_at_beta_one_the_three_receivers_agree_and_robust_equals_naive():
     truth = ProblemTerms.from_scenario(scenario, SYSTEM)
     for name in ("average", "zfbf", "optimum"):
         robust = design_scheme(
-            name, scenario.R_T, scenario.H_est, scenario.p, SYSTEM, Receiver("robust", 1.0)
+            name, scenario.R_T, scenario.H_hat, scenario.p, SYSTEM, Receiver("robust", 1.0)
         )
         naive = design_scheme(
-            name, scenario.R_T, scenario.H_est, scenario.p, SYSTEM, Receiver("naive", 1.0)
+            name, scenario.R_T, scenario.H_hat, scenario.p, SYSTEM, Receiver("naive", 1.0)
         )
         np.testing.assert_allclose(robust.sigma_s.numpy(), naive.sigma_s.numpy(), atol=1e-12)
         np.testing.assert_allclose(robust.W.numpy(), naive.W.numpy(), atol=1e-12)
         receiver = Receiver("robust", 1.0)
         objective = ProblemTerms.for_receiver(
-            receiver, scenario.H_est, scenario.p, scenario.sigma_t, SYSTEM
+            receiver, scenario.H_hat, scenario.p, scenario.sigma_t, SYSTEM
         )
         scores = score(robust, scenario, truth, objective, SYSTEM, receiver)
         for key in ("rate_c_naive", "rate_c_robust", "rate_c_bound_naive", "rate_c_bound_robust"):
@@ -148,7 +149,7 @@ def test_evaluation_scores_every_receiver_and_the_realised_rate_in_numpy():
     for name, design in comparison.designs.items():
         scores = comparison.scores[name]
         for i in range(6):
-            H, H_hat, p = (x[i].numpy() for x in (scenario.H, scenario.H_est, scenario.p))
+            H, H_hat, p = (x[i].numpy() for x in (scenario.H, scenario.H_hat, scenario.p))
             level = float(scenario.sigma_t[i] @ design.sigma_s[i].double()) / 6 + 1.0
             for kind, beams in (
                 ("naive", robust_beams(H_hat, p, level, 1.0)),
@@ -189,7 +190,7 @@ def test_a_robust_training_set_holds_the_robust_objective():
     robust = ProblemSet(small, 5, beta=0.6, seed=1, split="val", receiver="robust")
     genie = ProblemSet(small, 5, beta=0.6, seed=1, split="val")
     scenario = sample_scenario(small, 5, beta=0.6, seed=1, split="val")
-    np.testing.assert_array_equal(robust.features.numpy(), genie.features.numpy())
+    np.testing.assert_array_equal(robust.problem.features.numpy(), genie.problem.features.numpy())
     expected_noise = 1.0 + 0.4 * scenario.p.sum(-1).numpy()
     np.testing.assert_allclose(robust.terms.comm_noise.numpy(), expected_noise, rtol=1e-6)
     np.testing.assert_allclose(genie.terms.comm_noise.numpy(), 1.0)
@@ -201,11 +202,11 @@ def test_a_network_for_the_robust_receiver_forms_robust_beams_one_sample_or_many
     designer = Designer.from_module(build_module(cfg, small))
     assert designer.receiver == Receiver("robust", 0.5) and designer._single is not None
     scenario = sample_scenario(small, 3, beta=0.5, seed=4, split="test").to(torch.float32)
-    batch = designer(scenario.R_T, scenario.H_est, scenario.p)
+    batch = designer(scenario.R_T, scenario.H_hat, scenario.p)
     for i in range(3):
-        one = designer(scenario.R_T[i], scenario.H_est[i], scenario.p[i])
+        one = designer(scenario.R_T[i], scenario.H_hat[i], scenario.p[i])
         np.testing.assert_allclose(one.W.numpy(), batch.W[i].numpy(), rtol=1e-4, atol=1e-5)
-        H_hat = scenario.H_est[i].numpy().astype(np.complex128)
+        H_hat = scenario.H_hat[i].numpy().astype(np.complex128)
         p = scenario.p[i].double().numpy()
         level = float(scenario.sigma_t[i].double() @ batch.sigma_s[i].double()) / 6 + 1.0
         expected = robust_beams(H_hat, p, level, 0.5)
@@ -214,44 +215,48 @@ def test_a_network_for_the_robust_receiver_forms_robust_beams_one_sample_or_many
             cosine = abs(np.vdot(W[:, k], expected[:, k]))
             norms = np.linalg.norm(W[:, k]) * np.linalg.norm(expected[:, k])
             assert cosine == pytest.approx(norms, rel=1e-5)
+    # a scheme's designer forms the robust beams too, for its own powers
     scheme = Designer.from_scheme("optimum", small, Receiver("robust", 0.5))
-    reference = design_scheme(
-        "optimum", scenario.R_T, scenario.H_est, scenario.p, small, Receiver("robust", 0.5)
-    )
-    np.testing.assert_array_equal(
-        scheme(scenario.R_T, scenario.H_est, scenario.p).W.numpy(), reference.W.numpy()
-    )
+    out = scheme(scenario.R_T, scenario.H_hat, scenario.p)
+    for i in range(3):
+        H_hat = scenario.H_hat[i].numpy().astype(np.complex128)
+        p = scenario.p[i].double().numpy()
+        level = float(scenario.sigma_t[i].double() @ out.sigma_s[i].double()) / 6 + 1.0
+        expected, W = robust_beams(H_hat, p, level, 0.5), out.W[i].numpy().astype(np.complex128)
+        for k in range(2):
+            norms = np.linalg.norm(W[:, k]) * np.linalg.norm(expected[:, k])
+            assert abs(np.vdot(W[:, k], expected[:, k])) == pytest.approx(norms, rel=1e-5)
 
 
-def test_pricenet_for_the_robust_receiver_is_exact_and_refuses_other_powers():
+@pytest.mark.parametrize("power_scale", [1.0, 2.0])
+def test_pricenet_for_the_robust_receiver_is_exact_at_any_user_powers(power_scale):
+    # the exact layer solves the robust objective of the powers the problem carries, so
+    # users away from system.user_power are served too
     cfg = config(*TINY, "model=pricenet", "csi.receiver=robust", "csi.beta=0.4")
     small = SystemConfig(n_tx=4, n_rx=4, n_users=2, waveform_len=6)
     module = build_module(cfg, small)
-    assert module.network.receiver == Receiver("robust", 0.4)
+    assert module.receiver == Receiver("robust", 0.4)
     module.network.polish_steps = 30  # the prior, polished to the optimum of its objective
     designer = Designer.from_module(module)
     scenario = sample_scenario(small, 16, beta=0.4, seed=6, split="test")
-    out = designer(scenario.R_T, scenario.H_est, scenario.p)
+    p = power_scale * scenario.p
+    out = designer(scenario.R_T, scenario.H_hat, p)
     robust = Receiver("robust", 0.4)
-    optimum = design_scheme("optimum", scenario.R_T, scenario.H_est, scenario.p, small, robust)
-    terms = ProblemTerms.for_receiver(robust, scenario.H_est, scenario.p, scenario.sigma_t, small)
+    terms = ProblemTerms.for_receiver(robust, scenario.H_hat, p, scenario.sigma_t, small)
+    optimum = optimal_powers(terms, small)
     np.testing.assert_allclose(
-        terms.wsnr(out.sigma_s, small).numpy(),
-        terms.wsnr(optimum.sigma_s, small).numpy(),
-        rtol=1e-6,
+        terms.wsnr(out.sigma_s, small).numpy(), terms.wsnr(optimum, small).numpy(), rtol=1e-6
     )
-    with pytest.raises(SettingsError, match="p must be .* for every user"):
-        designer(scenario.R_T, scenario.H_est, 2 * scenario.p)
 
 
 def test_the_solvers_optimise_the_robust_objective():
     beta = 0.4
     scenario = sample_scenario(SYSTEM, 32, beta=beta, seed=8, split="test")
     robust = Receiver("robust", beta)
-    terms = ProblemTerms.for_receiver(robust, scenario.H_est, scenario.p, scenario.sigma_t, SYSTEM)
+    terms = ProblemTerms.for_receiver(robust, scenario.H_hat, scenario.p, scenario.sigma_t, SYSTEM)
     value = {
         name: terms.wsnr(
-            design_scheme(name, scenario.R_T, scenario.H_est, scenario.p, SYSTEM, robust).sigma_s,
+            design_scheme(name, scenario.R_T, scenario.H_hat, scenario.p, SYSTEM, robust).sigma_s,
             SYSTEM,
         )
         for name in ("optimum", "traditional", "average", "waterfilling", "zfbf")

@@ -40,17 +40,17 @@ def test_channel_statistics_and_imperfect_csi_model():
     n_entries = scenario.H.numel()
     tolerance = 5.0 / n_entries**0.5  # several standard errors
     assert scenario.H.abs().square().mean().item() == pytest.approx(1.0, abs=tolerance)
-    assert scenario.H_est.abs().square().mean().item() == pytest.approx(1.0, abs=tolerance)
+    assert scenario.H_hat.abs().square().mean().item() == pytest.approx(1.0, abs=tolerance)
     assert scenario.H.real.square().mean().item() == pytest.approx(0.5, abs=tolerance)
     # E[H conj(H_hat)] = sqrt(beta): the estimate is correlated with the truth as in Sec. V
-    correlation = (scenario.H * scenario.H_est.conj()).mean()
+    correlation = (scenario.H * scenario.H_hat.conj()).mean()
     assert correlation.real.item() == pytest.approx(beta**0.5, abs=tolerance)
     assert abs(correlation.imag.item()) < tolerance
-    error = scenario.H - beta**0.5 * scenario.H_est
+    error = scenario.H - beta**0.5 * scenario.H_hat
     assert error.abs().square().mean().item() == pytest.approx(1 - beta, abs=tolerance)
     torch.testing.assert_close(scenario.p, torch.full_like(scenario.p, 10**0.3))
     perfect = sample_scenario(system, 5, beta=1.0, seed=1)
-    assert torch.equal(perfect.H, perfect.H_est)
+    assert torch.equal(perfect.H, perfect.H_hat)
 
 
 def test_R_T_has_uniform_eigenvalues_and_unitary_eigenvectors():

@@ -11,44 +11,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
-from conftest import ROOT, run_script
-from omegaconf import DictConfig, OmegaConf
+from helpers import ROOT, TINY, TINY_EPOCHS, Interrupt, config, evaluate_config, run_script
+from omegaconf import OmegaConf
 
 from isac.checks import SettingsError
-from isac.config import compose_config
-from isac.learning.checkpoints import load_checkpoint
+from isac.experiments.run_evaluation import evaluate
+from isac.experiments.training_job import train
+from isac.learning.checkpoints import load_checkpoint, load_for
 from isac.learning.features import input_features
 from isac.learning.training import (
     build_datamodule,
     build_module,
     build_trainer,
     system_from_config,
-    train,
 )
 from isac.physics import rates
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import GENIE, Receiver
 from isac.physics.scenario import sample_scenario
-
-TINY_EPOCHS = 6
-TINY = [
-    "system.n_tx=4",
-    "system.n_rx=4",
-    "system.n_users=2",
-    "system.waveform_len=6",
-    "data.n_train=512",
-    "data.n_val=256",
-    "data.n_test=256",
-    "data.batch_size=64",
-    f"trainer.max_epochs={TINY_EPOCHS}",
-    "logger=none",
-]
-
-
-def config(*overrides: str) -> DictConfig:
-    return compose_config("config", list(overrides))
 
 
 @pytest.mark.parametrize(
@@ -107,11 +89,11 @@ def test_short_training_learns_and_every_prediction_is_feasible(model, tmp_path)
 
     # metrics.json on disk agrees with the best checkpoint rescored from scratch in float64
     system = system_from_config(cfg)
-    network = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt", expected=system)
+    network = load_for(tmp_path / "checkpoints" / "best.ckpt", system, GENIE).network
     scenario = sample_scenario(system, cfg.data.n_test, seed=cfg.data.seed, split="test")
-    features = input_features(scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power)
+    features = input_features(scenario.H_hat, scenario.p, scenario.sigma_t, system.noise_power)
     with torch.no_grad():
-        sigma_s = network(features.float()).double()
+        sigma_s = network.from_features(features.float()).double()
     rates.check_power_budget(sigma_s, system.sensing_power)
     assert (sigma_s[:, :-1] >= sigma_s[:, 1:]).all()
     rescored = ProblemTerms.from_scenario(scenario, system).evaluate(sigma_s, system)
@@ -127,14 +109,14 @@ def test_imperfect_csi_trains_and_is_scored_on_the_true_channel(tmp_path):
     cfg = config(*TINY, "csi.beta=0.3", "trainer.max_epochs=2")
     metrics = train(cfg, tmp_path)
     system = system_from_config(cfg)
-    network = load_checkpoint(tmp_path / "checkpoints" / "best.ckpt", expected=system)
+    module = load_for(tmp_path / "checkpoints" / "best.ckpt", system, Receiver("genie", 0.3))
     scenario = sample_scenario(system, cfg.data.n_test, beta=0.3, seed=cfg.data.seed, split="test")
     data = build_datamodule(cfg, system)
     with torch.no_grad():
-        sigma_s = network(data.problem_set("test").features).double()
+        sigma_s = module(data.problem_set("test").problem).double()
     true_wsnr = ProblemTerms.from_scenario(scenario, system).wsnr(sigma_s, system).mean()
     assert metrics["test"]["wsnr"] == pytest.approx(true_wsnr.item(), rel=1e-5)
-    believed = ProblemTerms.from_channels(scenario.H_est, scenario.p, scenario.sigma_t, system)
+    believed = ProblemTerms.from_channels(scenario.H_hat, scenario.p, scenario.sigma_t, system)
     assert abs(believed.wsnr(sigma_s, system).mean().item() - true_wsnr.item()) > 1e-4
 
 
@@ -165,17 +147,6 @@ def test_post_training_evaluation_agrees_with_the_training_metrics(tmp_path):
         expected = 100.0 * wsnr / rows["optimum"]["wsnr"]
         assert rows[scheme]["pct_of_optimum"] == pytest.approx(expected, rel=1e-4)
     assert rows["isacnn"]["ms_per_sample"] > 0
-
-
-class Interrupt(L.Callback):
-    """Stops training abruptly after ``epoch`` finished (its checkpoints are written)."""
-
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def on_train_epoch_end(self, trainer, module) -> None:
-        if trainer.current_epoch == self.epoch:
-            raise RuntimeError("simulated crash")
 
 
 def test_interrupted_run_resumes_to_the_same_metrics(tmp_path):
@@ -226,10 +197,11 @@ def test_checkpoint_loads_safely_and_reproduces_validation(tmp_path):
         load_checkpoint(tmp_path / "checkpoints" / "best.ckpt"),
     )
     features = torch.randn(16, 4 * 2 * 2 + 4)
-    assert torch.equal(old(features), new(features)) and old.name == "isacnn"
+    assert old.name == "isacnn"
+    assert torch.equal(old.network.from_features(features), new.network.from_features(features))
     other = system_from_config(config("system.n_rx=8"))
     with pytest.raises(SettingsError, match=r"trained for system.n_tx=4, but system.n_tx=16"):
-        load_checkpoint(tmp_path / "checkpoints" / "best.ckpt", expected=other)
+        load_for(tmp_path / "checkpoints" / "best.ckpt", other, GENIE)
 
 
 @pytest.mark.parametrize(
@@ -239,10 +211,13 @@ def test_checkpoint_loads_safely_and_reproduces_validation(tmp_path):
         ("system.waveform_len=4", r"waveform_len must be > n_tx = 4"),
         ("csi.beta=-0.1", r"csi.beta must be a real number in \[0, 1\]"),
         ("data.n_train=0", r"data.n_train must be an integer >= 1"),
-        ("model.network._target_=isac.nowhere.Net", r"model.network: cannot build"),
+        ("model.network.kind=isac.nowhere.Net", r"model.network.kind must be one of"),
+        ("+model.network._target_=os.system", r"model.network._target_ is not an option"),
         ("optim.lr_factor=1.5", r"optim.lr_factor must be a real number in \(0, 1\)"),
         ("trainer.max_epochs=0", r"trainer.max_epochs must be an integer >= 1"),
-        ("logger._target_=wandb.Logger", r"logger: cannot build 'wandb.Logger'"),
+        ("logger.kind=wandb", r"logger.kind must be one of \['tensorboard', 'csv', 'none'\]"),
+        ("+trainer.bogus=1", r"trainer.bogus is not an argument of lightning.Trainer"),
+        ("+trainer.plugins={a:1}", r"trainer.plugins must be a plain value"),
         ("evaluation.schemes=[bogus]", r"evaluation.schemes\[\] must be one of"),
         ("evaluation.schemes=[zfbf]", r"scheme zfbf cannot run: zero-forcing needs system.n_u"),
         ("resume_checkpoint=first", r"resume_checkpoint must be one of \['best', 'last'\]"),
@@ -296,9 +271,6 @@ def test_a_damaged_last_checkpoint_is_named_and_resume_from_best_works(tmp_path)
 
 
 def test_a_damaged_best_checkpoint_or_config_is_named_when_evaluating(tmp_path):
-    from test_evaluate import evaluate_config
-
-    from isac.experiments.evaluate_run import evaluate
 
     run_dir = crash_and_damage(tmp_path, "best")
     with pytest.raises(SettingsError, match=r"best.ckpt' is damaged .*checkpoint=last"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import instance, random_powers
+from helpers import instance, random_powers
 
 from isac.physics import original_model, rates, recover
 from isac.physics.scenario import haar_unitary

@@ -19,18 +19,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ROOT, gated_prior, run_script, scheme_inputs
-from test_evaluate import evaluate_config
-from test_training import Interrupt, config
+from helpers import ROOT, Interrupt, config, evaluate_config, gated_prior, run_script, scheme_inputs
 
 from isac.checks import SettingsError
 from isac.designer import Designer
-from isac.experiments.evaluate_run import evaluate
+from isac.experiments.run_evaluation import evaluate
+from isac.experiments.training_job import train
+from isac.experiments.universal_scoring import score_universal
 from isac.learning.checkpoints import load_checkpoint
-from isac.learning.features import input_features
 from isac.learning.operating_points import OperatingPoint, OperatingRanges
-from isac.learning.serving import serve_universal
-from isac.learning.training import build_datamodule, system_from_config, train
+from isac.learning.problem_batch import ProblemBatch
+from isac.learning.training import build_datamodule, system_from_config
 from isac.learning.universal import UniversalPriceNet
 from isac.physics import rates
 from isac.physics.receivers import Receiver
@@ -65,6 +64,13 @@ UNIVERSAL = [
 ]
 
 
+def problem_at(point: OperatingPoint, inputs) -> ProblemBatch:
+    """The problems of a scheme's inputs (H_hat = H) at ``point``, for the genie."""
+    return ProblemBatch.from_estimate(
+        inputs.H, inputs.p, inputs.terms.sigma_t, point.system, Receiver("genie", point.beta)
+    )
+
+
 def test_ranges_are_validated_with_the_setting_named():
     assert OperatingRanges.from_config(RANGES).n_rx == (3, 5)
     cases = [
@@ -84,18 +90,20 @@ def test_ranges_are_validated_with_the_setting_named():
 
 def test_points_outside_the_ranges_are_refused_naming_the_range():
     ranges = OperatingRanges.from_config(RANGES)
-    ranges.check(OperatingPoint(replace(BASE, n_rx=5, alpha=0.9), 0.5))
-    with pytest.raises(SettingsError, match=r"system.n_users=4 is outside the range \[2, 3\]"):
-        ranges.check(OperatingPoint(replace(BASE, n_users=4), 1.0))
-    with pytest.raises(SettingsError, match=r"csi.beta=0.3 is outside the range \[0.5, 1.0\]"):
-        ranges.check(OperatingPoint(BASE, 0.3))
+    assert ranges.refusal(OperatingPoint(replace(BASE, n_rx=5, alpha=0.9), 0.5)) is None
+    outside = ranges.refusal(OperatingPoint(replace(BASE, n_users=4), 1.0))
+    assert (
+        outside
+        == "system.n_users=4 is outside the range [2, 3] this universal network was trained for"
+    )
+    outside = ranges.refusal(OperatingPoint(BASE, 0.3))
+    assert outside.startswith("csi.beta=0.3 is outside the range [0.5, 1.0]")
 
 
 def test_draws_cover_the_ranges_and_the_grid_is_a_latin_hypercube():
     ranges = OperatingRanges.from_config(RANGES)
     points = ranges.draw(BASE, 400, torch.Generator().manual_seed(0))
-    for point in points:
-        ranges.check(point)
+    assert all(ranges.refusal(point) is None for point in points)
     assert {p.system.n_rx for p in points} == {3, 4, 5}
     assert {p.system.n_users for p in points} == {2, 3}
     grid = ranges.grid(BASE, 10, torch.Generator().manual_seed(1))
@@ -124,36 +132,34 @@ def test_draws_cover_the_ranges_and_the_grid_is_a_latin_hypercube():
     ],
 )
 def test_an_untrained_universal_network_is_the_gated_prior_at_every_point(point):
-    network = UniversalPriceNet(BASE, RANGES).eval().at(point)
+    network = UniversalPriceNet(BASE, RANGES).eval()
     system = point.system
     inputs = scheme_inputs(system, n=32, seed=3)
-    features = input_features(inputs.H, inputs.p, inputs.terms.sigma_t, system.noise_power)
     with torch.no_grad():
-        sigma_s = network(features.float()).double()
+        sigma_s = network(problem_at(point, inputs)).double()
     rates.check_power_budget(sigma_s, system.sensing_power)
     expected = gated_prior(inputs)
     torch.testing.assert_close(sigma_s, expected, rtol=1e-5, atol=1e-6 * system.sensing_power)
     if system.alpha == 0.0:
         assert (sigma_s == 0).all()
     if system.alpha == 1.0:  # the whole budget, water-filled over the sensing channel
-        rates.check_power_budget(sigma_s, system.sensing_power)
         torch.testing.assert_close(
             sigma_s.sum(-1), torch.full((32,), system.sensing_power).double()
         )
 
 
-def test_a_bound_network_shares_the_weights_and_refuses_other_fixed_settings():
+def test_the_network_refuses_what_it_cannot_serve_naming_the_setting():
     network = UniversalPriceNet(BASE, RANGES)
-    bound = network.at(OperatingPoint(replace(BASE, n_users=3), 0.8))
-    assert bound.system.n_users == 3 and network.system.n_users == 2
-    assert bound.head.weight is network.head.weight
-    with torch.no_grad():
-        network.head.bias.fill_(0.25)
-    assert bound.head.bias.item() == 0.25
-    with pytest.raises(SettingsError, match="waveform_len=7 differs"):
-        network.at(OperatingPoint(replace(BASE, waveform_len=7), 1.0))
-    with pytest.raises(SettingsError, match="receiver"):
-        UniversalPriceNet(BASE, RANGES, receiver="robust")
+    inside = replace(BASE, n_users=3, n_rx=5, alpha=0.9)
+    assert network.refusal(inside, Receiver("naive", 0.8)) is None
+    # outside the ranges: the range it left is named, before any fixed setting
+    refusal = network.refusal(replace(BASE, n_users=4, waveform_len=7), Receiver("genie", 1.0))
+    assert refusal.startswith("system.n_users=4 is outside the range [2, 3]")
+    refusal = network.refusal(replace(BASE, waveform_len=7), Receiver("genie", 1.0))
+    assert refusal.startswith("system.waveform_len=7 differs from this universal network's 6")
+    refusal = network.refusal(BASE, Receiver("robust", 0.8))
+    assert refusal.startswith("csi.receiver=robust is not served by a universal network")
+    assert network.refusal(BASE, Receiver("genie", 0.2)).startswith("csi.beta=0.2 is outside")
 
 
 def test_ranks_draw_different_training_data_and_the_same_validation_data():
@@ -167,11 +173,14 @@ def test_ranks_draw_different_training_data_and_the_same_validation_data():
         train_loader.batch_sampler.sampler.set_epoch(0)
         sets.append((next(iter(train_loader)), datamodule.evaluation_sets("val")))
     (train_0, val_0), (train_1, val_1) = sets
-    first_0 = {group.point for group in train_0}
-    first_1 = {group.point for group in train_1}
+    first_0 = {group.problem.point for group in train_0}
+    first_1 = {group.problem.point for group in train_1}
     assert first_0 != first_1
-    assert [s.point for s in val_0] == [s.point for s in val_1]
-    assert all(torch.equal(a.features, b.features) for a, b in zip(val_0, val_1, strict=True))
+    assert [s.problem.point for s in val_0] == [s.problem.point for s in val_1]
+    assert all(
+        torch.equal(a.problem.features, b.problem.features)
+        for a, b in zip(val_0, val_1, strict=True)
+    )
 
 
 def test_a_batch_can_draw_a_point_for_every_sample():
@@ -181,7 +190,7 @@ def test_a_batch_can_draw_a_point_for_every_sample():
     loader.batch_sampler.sampler.set_epoch(0)
     batch = next(iter(loader))
     assert [len(group) for group in batch] == [1] * 64
-    assert len({group.point for group in batch}) == 64
+    assert len({group.problem.point for group in batch}) == 64
 
 
 def test_universal_training_resumes_scores_any_point_and_serves_a_sweep(tmp_path):
@@ -217,14 +226,13 @@ def test_universal_training_resumes_scores_any_point_and_serves_a_sweep(tmp_path
         inputs.terms.sigma_t.diag_embed().cfloat(), inputs.H.cfloat(), inputs.p.float()
     )[0]
     module = load_checkpoint(run / "checkpoints" / "best.ckpt")
-    features = input_features(inputs.H, inputs.p, inputs.terms.sigma_t, 1.0).float()
     with torch.no_grad():
-        expected = module.network.at(point)(features)
+        expected = module.network(problem_at(point, inputs)).float()
     torch.testing.assert_close(sigma_s, expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(SettingsError, match=r"system.n_users=4 is outside the range \[2, 3\]"):
         evaluate(evaluate_config(f"run={run}", "system.n_users=4"), tmp_path / "refused")
 
-    served = serve_universal(
+    served = score_universal(
         config(
             "system.n_tx=3",
             "system.n_rx=3",
@@ -243,7 +251,7 @@ def test_universal_training_resumes_scores_any_point_and_serves_a_sweep(tmp_path
     assert written["model"] == "universal" and written["system"]["n_users"] == 3
     assert written["evaluation"]["universal"]["wsnr"] == pytest.approx(served["test"]["wsnr"])
     with pytest.raises(SettingsError, match="universal_run must be a run of a universal"):
-        serve_universal(
+        score_universal(
             config(f"universal_run={_pricenet_run(tmp_path)}", "system.n_users=2"),
             tmp_path / "other",
         )

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import instance
-from test_baselines import CASES
+from helpers import CASES, instance
 
 from isac.checks import SettingsError
 from isac.physics.problem import ProblemTerms

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from isac import checks
-from isac.experiments.runs import checkpoint_path, write_atomically, write_json
+from isac.designer.pipelines import eigen_inputs
+from isac.files import checkpoint_path, write_atomically, write_json
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.features import feature_count, input_features
 from isac.learning.lit_module import ISACModule
-from isac.learning.pipeline import eigen_inputs
 from isac.physics.scenario import sample_scenario
 
 OPSET = 17
@@ -50,8 +51,7 @@ def export_onnx(run_dir: str | Path, checkpoint: str = "best", out_dir: str | Pa
         raise checks.SettingsError(
             'export needs the optional extra: pip install -e ".[export]" (onnx, onnxruntime)'
         )
-    network = module.network
-    if not getattr(network, "traceable", False):
+    if not getattr(module.network, "traceable", False):
         raise checks.SettingsError(
             f"model {module.name!r} cannot be exported to ONNX: its forward pass iterates until "
             "convergence (e.g. PriceNet's exact water-filling); export supports isacnn and fcnn"
@@ -65,7 +65,7 @@ def export_onnx(run_dir: str | Path, checkpoint: str = "best", out_dir: str | Pa
         # batch sizes other than the example's on this graph
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            network.eval(),
+            FromFeatures(module.network).eval(),
             (example,),
             buffer,
             dynamo=False,
@@ -80,6 +80,17 @@ def export_onnx(run_dir: str | Path, checkpoint: str = "best", out_dir: str | Pa
     metadata["onnxruntime_max_abs_difference"] = verify(module, onnx_path)
     write_json(json_path, metadata)
     return onnx_path, json_path
+
+
+class FromFeatures(nn.Module):
+    """A network of the paper as a module of its features alone, the graph ONNX holds."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.network.from_features(features)
 
 
 def export_metadata(module: ISACModule, checkpoint: Path) -> dict[str, Any]:
@@ -124,9 +135,9 @@ def verify(module: ISACModule, onnx_path: Path) -> float | None:
     system = module.system
     scenario = sample_scenario(system, VERIFY_SAMPLES, seed=0, split="test").to(torch.float32)
     sigma_t, _, _ = eigen_inputs(scenario.R_T)
-    features = input_features(scenario.H_est, scenario.p, sigma_t, system.noise_power)
+    features = input_features(scenario.H_hat, scenario.p, sigma_t, system.noise_power)
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (exported,) = session.run(None, {"features": features.numpy()})
     with torch.no_grad():
-        reference = module.network(features)
+        reference = module.network.from_features(features)
     return float((torch.from_numpy(exported) - reference).abs().max())

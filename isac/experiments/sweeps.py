@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from isac import checks
-from isac.experiments.runs import METRICS_FILE, read_metrics
+from isac.files import METRICS_FILE, read_metrics
 
 
 @dataclass(frozen=True)

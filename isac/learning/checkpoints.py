@@ -8,26 +8,23 @@ damaged file into one line that names it and says what to do.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from omegaconf import OmegaConf
 
 from isac import checks
-from isac.config import CONF_DIR, OptimConfig
-from isac.experiments.runs import write_atomically
+from isac.files import write_atomically
 from isac.learning.lit_module import ISACModule
-from isac.learning.operating_points import OperatingPoint
-from isac.learning.universal import UniversalPriceNet
-from isac.physics.system import SIZE_SETTINGS, SystemConfig
+from isac.learning.upgrade import upgrade_hyper_parameters
+from isac.physics.receivers import Receiver
+from isac.physics.system import SystemConfig
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, saving to a temporary file beside the target, synced
-    to disk and then renamed onto it (:func:`isac.experiments.runs.write_atomically`)."""
+    to disk and then renamed onto it (:func:`isac.files.write_atomically`)."""
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
@@ -67,71 +64,56 @@ def read_checkpoint(path: str | Path, remedy: str) -> dict[str, Any]:
     return checkpoint
 
 
-def _upgrade(hyper_parameters: dict[str, Any]) -> dict[str, Any]:
-    """Hyperparameters of an older checkpoint (``network`` a name, optimiser settings flat)
-    in today's form, so that runs trained before still evaluate."""
-    name = hyper_parameters.get("network")
-    if not isinstance(name, str):
-        return hyper_parameters
-    optim = {f.name: hyper_parameters[f.name] for f in fields(OptimConfig)}
-    return {
-        "system": hyper_parameters["system"],
-        "model": OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")),
-        "optim": optim,
-        "run_config": hyper_parameters.get("run_config"),
-    }
-
-
 def load_checkpoint(
-    path: str | Path,
-    expected: SystemConfig | None = None,
-    matching: tuple[str, ...] = SIZE_SETTINGS,
-    remedy: str = "pick another checkpoint or train a new run",
-    beta: float | None = None,
+    path: str | Path, remedy: str = "pick another checkpoint or train a new run"
 ) -> ISACModule:
-    """Load a trained module, in eval mode.
-
-    Args:
-        path: a checkpoint written by training.
-        expected: if given, the system the caller will use; a checkpoint whose
-            ``matching`` settings differ from it is refused. A universal network
-            (:mod:`isac.learning.universal`) is instead bound to that system, and to
-            ``beta`` (its trained home point's when None), if they lie in its ranges.
-        matching: the :class:`SystemConfig` fields that must agree (by default the
-            antenna and user counts, on which the network's sizes depend).
-        remedy: what to do if the file is missing or damaged, for the message.
-        beta: the CSI accuracy the caller will use (universal networks only).
+    """Load a trained module, in eval mode, from its plain hyper-parameters (upgraded from
+    an earlier version's form by :mod:`isac.learning.upgrade`) and weights.
 
     Raises:
-        checks.SettingsError: the file is missing or damaged, or trained for another system
-            (for a universal network: for ranges that do not hold the point).
+        checks.SettingsError: the file is missing or damaged, names a network that is not
+            registered, or its weights do not fit the network it names.
     """
     checkpoint = read_checkpoint(path, remedy)
-    module = ISACModule(**_upgrade(checkpoint["hyper_parameters"]))
-    if isinstance(module.network, UniversalPriceNet):
+    hyper_parameters = checkpoint["hyper_parameters"]
+    if not isinstance(hyper_parameters, dict):
+        raise checks.SettingsError(
+            f"checkpoint {str(path)!r} holds no hyper-parameters of this project; {remedy}"
+        )
+    try:
+        module = ISACModule(**upgrade_hyper_parameters(hyper_parameters))
+    except checks.SettingsError as error:
+        raise checks.SettingsError(f"checkpoint {str(path)!r}: {error}") from None
+    except TypeError as error:  # hyper-parameters of another shape
+        raise checks.SettingsError(
+            f"checkpoint {str(path)!r} holds no hyper-parameters of this project ({error}); "
+            f"{remedy}"
+        ) from None
+    try:
         module.load_state_dict(checkpoint["state_dict"])
-        return module.eval() if expected is None else bind(module.eval(), expected, beta)
-    if expected is not None:
-        for name in matching:
-            trained, wanted = getattr(module.system, name), getattr(expected, name)
-            if trained != wanted:
-                raise checks.SettingsError(
-                    f"checkpoint {str(path)!r} was trained for system.{name}={trained}, "
-                    f"but system.{name}={wanted} was requested; use a checkpoint trained "
-                    f"for {name}={wanted} or set system.{name}={trained}"
-                )
-    module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise checks.SettingsError(
+            f"checkpoint {str(path)!r}: its weights do not fit the {module.name} network it "
+            f"names ({str(error).splitlines()[0]}); {remedy}"
+        ) from None
     return module.eval()
 
 
-def bind(module: ISACModule, system: SystemConfig, beta: float | None = None) -> ISACModule:
-    """A universal network's ``module`` bound to ``system`` and ``beta`` (its home point's
-    when None): its ``network`` serves that point and ``system`` is it.
+def load_for(
+    path: str | Path,
+    system: SystemConfig,
+    receiver: Receiver,
+    remedy: str = "pick another checkpoint or train a new run",
+) -> ISACModule:
+    """:func:`load_checkpoint`, refused unless its network serves ``system`` and ``receiver``
+    (:meth:`~isac.learning.networks.Network.refusal`: a per-point network its trained
+    sizes, a universal network its ranges).
 
     Raises:
-        checks.SettingsError: the point is outside the network's ranges.
+        checks.SettingsError: as :func:`load_checkpoint`, or the network cannot serve them.
     """
-    home = module.network.point
-    point = OperatingPoint(system, home.beta if beta is None else beta)
-    module.network, module.system = module.network.at(point), system
+    module = load_checkpoint(path, remedy)
+    reason = module.network.refusal(system, receiver)
+    if reason is not None:
+        raise checks.SettingsError(f"checkpoint {str(path)!r} cannot design here: {reason}")
     return module

@@ -1,10 +1,11 @@
 """On-the-fly data: seeded problem sets and the LightningDataModule that serves them.
 
-Each sample is a scenario reduced to what training needs: the network's features
-(from the channel the BS knows, H_hat) and the :class:`~isac.physics.problem.ProblemTerms`
-the loss (30) maximises, so the loss is cheap: those of the true channel H for the
-paper's genie receiver, else of the receiver's model of H_hat
-(:mod:`isac.physics.receivers`).
+Each sample is a scenario reduced to what training needs: the problem the network
+designs from (:class:`~isac.learning.problem_batch.ProblemBatch`: the channel the BS
+knows, H_hat, its features, the user powers and R_T's eigenvalues) and the
+:class:`~isac.physics.problem.ProblemTerms` the loss (30) maximises, so the loss is cheap:
+those of the true channel H for the paper's genie receiver, else of the receiver's model
+of H_hat (:mod:`isac.physics.receivers`).
 Validation and test sets are fixed by ``(seed, split)``; the training set is fixed
 too, or, with ``resample_train``, drawn anew every epoch from ``(seed, "train-<epoch>")``.
 Shuffling is keyed to ``(seed, epoch)``, so a resumed run sees the same batches.
@@ -21,8 +22,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from isac import checks
 from isac.config import DataConfig
-from isac.learning.features import input_features
-from isac.learning.operating_points import OperatingPoint
+from isac.learning.problem_batch import ProblemBatch
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario, split_generator
@@ -31,24 +31,21 @@ from isac.physics.system import SystemConfig
 
 @dataclass
 class Batch:
-    """A batch of samples.
+    """A batch of samples: what the network designs from and what the loss scores.
 
     Attributes:
-        features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
+        problem: the problems as the BS sees them, the network's input.
         terms: the per-sample terms of problem (28) the loss maximises.
-        point: the operating point of every sample, for a universal network; None for
-            the run's own system.
     """
 
-    features: torch.Tensor
+    problem: ProblemBatch
     terms: ProblemTerms
-    point: OperatingPoint | None = None
 
     def __len__(self) -> int:
-        return self.features.shape[0]
+        return len(self.problem)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.features.to(device), self.terms.to(device), self.point)
+        return Batch(self.problem.to(device), self.terms.to(device))
 
 
 class ProblemSet(Dataset):
@@ -56,12 +53,11 @@ class ProblemSet(Dataset):
 
     Attributes:
         system: the system the samples are of.
-        features: real [n, 2 n_rx n_users + n_tx], eq. (29), from H_hat.
+        problem: the problems as the BS sees them (:class:`ProblemBatch`; features in
+            ``dtype``, the channels float64).
         terms: the terms of problem (28) that the loss (30) maximises: of the true channel
             H for the genie receiver (the paper), else of the receiver's model of H_hat
             (:meth:`ProblemTerms.for_receiver`).
-        H_est: complex [n, n_rx, n_users], the channel the BS knows. p: real [n, n_users].
-        point: the operating point the samples were drawn at (universal networks), or None.
     """
 
     def __init__(
@@ -74,33 +70,27 @@ class ProblemSet(Dataset):
         split: str,
         receiver: str = "genie",
         dtype: torch.dtype = torch.float32,
-        point: OperatingPoint | None = None,
     ) -> None:
-        self.system, self.point = system, point
+        self.system = system
+        chosen = Receiver(receiver, beta)
         scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
-        self.features = input_features(
-            scenario.H_est, scenario.p, scenario.sigma_t, system.noise_power
-        ).to(dtype)
+        self.problem = ProblemBatch.from_estimate(
+            scenario.H_hat, scenario.p, scenario.sigma_t, system, chosen, dtype
+        )
         self.terms = ProblemTerms.for_receiver(
-            Receiver(receiver, beta),
-            scenario.H_est,
-            scenario.p,
-            scenario.sigma_t,
-            system,
-            H=scenario.H,
+            chosen, scenario.H_hat, scenario.p, scenario.sigma_t, system, H=scenario.H
         ).to(dtype)
-        self.H_est, self.p = scenario.H_est, scenario.p
 
     def __len__(self) -> int:
-        return self.features.shape[0]
+        return len(self.problem)
 
     def __getitems__(self, indices: list[int]) -> Batch:
         index = torch.as_tensor(indices)
-        return Batch(self.features[index], self.terms[index], self.point)
+        return Batch(self.problem[index], self.terms[index])
 
     def all(self) -> Batch:
         """Every sample as one batch."""
-        return Batch(self.features, self.terms, self.point)
+        return Batch(self.problem, self.terms)
 
 
 class EpochShuffle(Sampler[int]):

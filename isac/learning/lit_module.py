@@ -1,4 +1,4 @@
-"""The LightningModule: ISACNN or FC-NN trained on the negative WSNR loss, eq. (30)."""
+"""The LightningModule: a registered network trained on the negative WSNR loss, eq. (30)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
-from torch import nn
 
 from isac import checks
 from isac.config import OptimConfig
 from isac.learning.data import Batch
+from isac.learning.network_registry import build_network
+from isac.learning.problem_batch import ProblemBatch
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
@@ -32,39 +30,8 @@ def batch_metrics(
     return means
 
 
-def build_network(model: dict[str, Any], system: SystemConfig) -> nn.Module:
-    """The network of a model config: ``model["network"]["_target_"]`` built with ``system``.
-
-    Raises:
-        checks.SettingsError: no ``network._target_``, or it does not build an ``nn.Module``.
-    """
-    spec = model.get("network") if isinstance(model, dict) else None
-    if not isinstance(spec, dict) or not spec.get("_target_"):
-        raise checks.SettingsError(
-            "model.network._target_ must name a network class, e.g. "
-            "isac.learning.networks.ISACNN (see conf/model/)"
-        )
-    try:
-        # a partial, called here: Hydra would turn the SystemConfig argument into a DictConfig
-        network = instantiate(OmegaConf.create(spec), _partial_=True)(system)
-    except checks.SettingsError:
-        raise  # the network's own check of its options, already naming the setting
-    except (InstantiationException, TypeError, ValueError) as error:
-        cause = error.__cause__ or error
-        raise checks.SettingsError(
-            f"model.network: cannot build {spec['_target_']!r} as Network(system, **options): "
-            f"{type(cause).__name__}: {str(cause).splitlines()[0]}"
-        ) from None
-    if not isinstance(network, nn.Module):
-        raise checks.SettingsError(
-            f"model.network._target_ must build a torch.nn.Module, {spec['_target_']!r} "
-            f"built a {type(network).__name__}"
-        )
-    return network
-
-
 class ISACModule(L.LightningModule):
-    """A network that predicts sigma_s, trained unsupervised with loss (30) = -mean WSNR.
+    """A network that designs sigma_s, trained unsupervised with loss (30) = -mean WSNR.
 
     Hyperparameters are plain Python values, so checkpoints load with
     ``torch.load(..., weights_only=True)`` (see :func:`isac.learning.checkpoints.load_checkpoint`).
@@ -72,7 +39,8 @@ class ISACModule(L.LightningModule):
     Args:
         system: :class:`SystemConfig` fields as a dict.
         model: the model config (``conf/model/<name>.yaml``): ``name``, ``label``, ``style``
-            and ``network`` (``_target_`` and options), as plain values.
+            and ``network`` (its registry ``kind`` and options,
+            :mod:`isac.learning.network_registry`), as plain values.
         optim: :class:`~isac.config.OptimConfig` fields as a dict. Its ``lr_threshold`` is
             absolute (as Keras' min_delta): torch's default relative threshold misjudges a
             negative loss such as (30), where it counts a slightly worse loss as better.
@@ -97,21 +65,15 @@ class ISACModule(L.LightningModule):
         self.name = str(model.get("name", ""))
         if not self.name:
             raise checks.SettingsError("model.name must be set (its key in tables and figures)")
-        self.network = build_network(model, self.system)
+        if not isinstance(model, dict):
+            raise checks.SettingsError(f"model must be a mapping, got {type(model).__name__}")
+        self.network = build_network(model.get("network"), self.system)
         self.history: list[dict[str, float]] = []  # one entry per trained epoch
         self._plateau_state: dict[str, Any] | None = None
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
-        return self.network(features)
-
-    def design(self, batch: Batch) -> tuple[torch.Tensor, SystemConfig]:
-        """sigma_s for ``batch`` and the system it is for: the run's, or the batch's
-        operating point's, at which a universal network is bound
-        (:meth:`~isac.learning.universal.UniversalPriceNet.at`)."""
-        if batch.point is None:
-            return self(batch.features), self.system
-        return self.network.at(batch.point)(batch.features), batch.point.system
+    def forward(self, problem: ProblemBatch) -> torch.Tensor:
+        """sigma_s, real [n, n_tx], for the problems of ``problem``."""
+        return self.network(problem)
 
     @property
     def receiver(self) -> Receiver:
@@ -131,8 +93,8 @@ class ISACModule(L.LightningModule):
         size = sum(len(group) for group in groups)
         total = 0.0
         for group in groups:
-            sigma_s, system = self.design(group)
-            total = total - group.terms.wsnr(sigma_s, system).sum()
+            sigma_s = self(group.problem)
+            total = total - group.terms.wsnr(sigma_s, group.problem.system).sum()
         loss = total / size
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
         # Lightning aggregates train/loss only after validation; the history needs it sooner
@@ -141,8 +103,7 @@ class ISACModule(L.LightningModule):
         return loss
 
     def _log_metrics(self, batch: Batch, prefix: str) -> None:
-        sigma_s, system = self.design(batch)
-        metrics = batch_metrics(sigma_s, batch.terms, system)
+        metrics = batch_metrics(self(batch.problem), batch.terms, batch.problem.system)
         self.log_dict(
             {f"{prefix}/{name}": value for name, value in metrics.items()},
             on_step=False,

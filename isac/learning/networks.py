@@ -1,38 +1,114 @@
-"""ISACNN (Sec. IV) and the FC-NN baseline (Sec. V; docs/model.md, item 9), with the Lambda head.
+"""The design contract of every network, and ISACNN (Sec. IV) and the FC-NN baseline (Sec. V;
+docs/model.md, item 9) with the Lambda head.
 
-Both networks map the feature vector F of eq. (29) to feasible powers sigma_s:
-a trunk extracts features, :class:`PowerHead` predicts (theta_s, eta_s) and its
-Lambda layer turns them into sigma_s with sum(sigma_s) <= P_s by construction.
+A network is a :class:`Network`: built as ``Network(system, **options)``, called on a
+:class:`~isac.learning.problem_batch.ProblemBatch`, returning feasible powers sigma_s
+[n, n_tx]; it says which systems and receivers it can serve (:meth:`Network.refusal`).
+``isac.learning.network_registry`` names each by a key (docs/training.md, "Adding a
+network").
 
-A network is any ``nn.Module`` built as ``Network(system, **options)`` that maps
-features [n, 2 n_rx n_users + n_tx] to sigma_s [n, n_tx]; ``conf/model/<name>.yaml``
-names its class by ``_target_`` (docs/training.md, "Adding a network").
+ISACNN and FC-NN read only the problem's features (29), as in the paper: a trunk
+extracts features, :class:`PowerHead` predicts (theta_s, eta_s) and its Lambda layer
+turns them into sigma_s with sum(sigma_s) <= P_s by construction.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import nn
 
 from isac.learning.features import feature_count
-from isac.physics.system import SystemConfig
+from isac.physics.arrays import array_namespace
+from isac.physics.receivers import Receiver
+from isac.physics.system import SIZE_SETTINGS, SystemConfig
+
+if TYPE_CHECKING:
+    from isac.learning.problem_batch import ProblemBatch
 
 
-def lambda_layer(theta: torch.Tensor, eta: torch.Tensor, sensing_power: float) -> torch.Tensor:
+class Network(nn.Module):
+    """The base of every network: trained for ``system``, it serves the systems that agree
+    with it on :attr:`trained_settings`, for any receiver.
+
+    Attributes:
+        system: the system it was built (and trained) for.
+        trained_settings: the :class:`SystemConfig` fields its weights are tied to.
+    """
+
+    trained_settings: tuple[str, ...] = SIZE_SETTINGS
+
+    def __init__(self, system: SystemConfig) -> None:
+        super().__init__()
+        self.system = system
+
+    def refusal(self, system: SystemConfig, receiver: Receiver) -> str | None:
+        """None if the network can design for ``system`` and ``receiver``; else why not, in
+        one line that names the setting and what it was trained for."""
+        for name in self.trained_settings:
+            trained, wanted = getattr(self.system, name), getattr(system, name)
+            if trained != wanted:
+                return (
+                    f"it was trained for system.{name}={trained}, but system.{name}={wanted} "
+                    f"was requested; use a network trained for {name}={wanted} or set "
+                    f"system.{name}={trained}"
+                )
+        return None
+
+    def forward(self, problem: ProblemBatch) -> torch.Tensor:
+        """sigma_s, real [n, n_tx], for the n problems of ``problem``."""
+        raise NotImplementedError
+
+
+def sigmoid(z):
+    """1/(1 + e^-z) of a tensor, or of an array as 0.5 (1 + tanh(z/2)), which does not
+    overflow where e^-z would in float32 (z < -88)."""
+    if isinstance(z, np.ndarray):
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+    return torch.sigmoid(z)
+
+
+def sort_descending(x):
+    """``x`` sorted along its last axis, largest first (a tensor, or an array)."""
+    if isinstance(x, np.ndarray):
+        return np.sort(x, axis=-1)[..., ::-1]
+    return x.sort(dim=-1, descending=True).values
+
+
+def lambda_layer(logits, sensing_power: float):
     """The Lambda layer of Sec. IV-B, normalised in l1, not l2 (docs/model.md, item 1).
 
-    sigma_s = P_s * eta * sort_desc(theta / sum(theta)): theta > 0 and eta in (0, 1)
-    come from sigmoids, so sigma_s >= 0, sum(sigma_s) = eta P_s <= P_s, and sigma_s is
-    descending to pair with the descending sigma_t as bound (13) requires.
+    sigma_s = P_s * eta * sort_desc(theta / sum(theta)) with (theta, eta) = sigmoid(logits):
+    theta > 0 and eta in (0, 1), so sigma_s >= 0, sum(sigma_s) = eta P_s <= P_s, and
+    sigma_s is descending to pair with the descending sigma_t as bound (13) requires.
+    Where every theta underflows (logits below about -87 in float32), theta / sum(theta)
+    is 0/0; its limit, the softmax of theta's logits, takes its place there
+    (docs/model.md, item 1).
 
     Args:
-        theta: real [n, n_tx], positive. eta: real [n, 1], in (0, 1). sensing_power: P_s.
+        logits: real [..., n_tx + 1], theta's n_tx logits, then eta's. Tensors, or arrays
+            (the design API's numpy program of a network).
+        sensing_power: P_s.
 
     Returns:
-        real [n, n_tx].
+        real [..., n_tx].
     """
-    shares = theta / theta.sum(dim=-1, keepdim=True)
-    return sensing_power * eta * shares.sort(dim=-1, descending=True).values
+    xp = array_namespace(logits)
+    gates = sigmoid(logits)
+    theta, eta = gates[..., :-1], gates[..., -1:]
+    total = theta.sum(-1, keepdims=True)
+    normal = total >= xp.finfo(theta.dtype).smallest_normal
+    if xp is np and normal.all():
+        # the numpy program's one sample: no limit needed, and sigmoid is monotone, so the
+        # shares sort as theta does
+        return (sensing_power * eta / total) * sort_descending(theta)
+    theta_logits = logits[..., :-1]
+    exponent = xp.exp(theta_logits - xp.max(theta_logits, axis=-1, keepdims=True))
+    limit = exponent / xp.sum(exponent, axis=-1, keepdims=True)
+    shares = xp.where(normal, theta / xp.where(normal, total, 1.0), limit)
+    return sensing_power * eta * sort_descending(shares)
 
 
 class PowerHead(nn.Module):
@@ -48,21 +124,35 @@ class PowerHead(nn.Module):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """real [n, in_features] -> sigma_s, real [n, n_tx]."""
         hidden = self.norm(hidden)
-        theta = torch.sigmoid(self.theta(hidden))
-        eta = torch.sigmoid(self.eta(hidden))
-        return lambda_layer(theta, eta, self.sensing_power)
+        logits = torch.cat([self.theta(hidden), self.eta(hidden)], dim=-1)
+        return lambda_layer(logits, self.sensing_power)
 
 
-class ISACNN(nn.Module):
+class FeatureNetwork(Network):
+    """A network of the paper: it reads only the features (29), ``head(trunk(features))``,
+    and its Lambda layer's budget P_s is built in (so it serves only its own SNR_s and
+    noise power)."""
+
+    trained_settings = (*SIZE_SETTINGS, "snr_s_db", "noise_power")
+    traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
+
+    def forward(self, problem: ProblemBatch) -> torch.Tensor:
+        return self.from_features(problem.features)
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""
+        raise NotImplementedError
+
+
+class ISACNN(FeatureNetwork):
     """ISACNN, Sec. IV-C: 3 convolutions (2, 4, 8 filters; kernels 5, 3, 3; 'same' padding),
     each preceded by BN and followed by ReLU, a flatten, and :class:`PowerHead`."""
 
     FILTERS = (2, 4, 8)
     KERNELS = (5, 3, 3)
-    traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
 
     def __init__(self, system: SystemConfig) -> None:
-        super().__init__()
+        super().__init__(system)
         layers: list[nn.Module] = []
         channels = 1
         for filters, kernel in zip(self.FILTERS, self.KERNELS, strict=True):
@@ -75,20 +165,17 @@ class ISACNN(nn.Module):
         self.trunk = nn.Sequential(*layers, nn.Flatten())
         self.head = PowerHead(channels * feature_count(system), system.n_tx, system.sensing_power)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(features[:, None, :]))
 
 
-class FCNN(nn.Module):
+class FCNN(FeatureNetwork):
     """FC-NN baseline (Sec. V; docs/model.md, item 9): FC layers of 8, 4, 2 x n_tx neurons with
     BN before and ReLU after each, then :class:`PowerHead`, whose theta FC is the
     fourth layer of n_tx neurons (plus the 1-neuron eta FC that the Lambda layer needs)."""
 
-    traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
-
     def __init__(self, system: SystemConfig) -> None:
-        super().__init__()
+        super().__init__(system)
         layers: list[nn.Module] = []
         width = feature_count(system)
         for multiple in (8, 4, 2):
@@ -97,6 +184,5 @@ class FCNN(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.head = PowerHead(width, system.n_tx, system.sensing_power)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(features))

@@ -103,17 +103,19 @@ class OperatingRanges:
                 f"{self.n_tx[1]} of the operating points (Sec. II, L > N_t)"
             )
 
-    def check(self, point: OperatingPoint) -> None:
-        """Refuse a point outside the ranges, naming the setting and the trained range."""
+    def refusal(self, point: OperatingPoint) -> str | None:
+        """None for a point inside the ranges; else the first setting outside, with its
+        trained range, in one line."""
         values = point.settings()
         for f in fields(self):
             low, high = getattr(self, f.name)
             if not low <= values[f.name] <= high:
                 prefix = "csi" if f.name == "beta" else "system"
-                raise checks.SettingsError(
+                return (
                     f"{prefix}.{f.name}={values[f.name]} is outside the range "
                     f"[{low}, {high}] this universal network was trained for"
                 )
+        return None
 
     def condition(self, point: OperatingPoint) -> torch.Tensor:
         """real [N_CONDITIONS]: each setting of ``point`` mapped onto [0, 1] over its range

@@ -5,9 +5,10 @@ At the optimum of (28), sigma_s solves the concave problem
 t = sigma_t . x (docs/evaluation.md, "Global optimum"), and multi-level water-filling
 solves that problem exactly for any nu. So the network only predicts nu:
 
-1. from the features (29), the problem terms of the channel the BS knows (sigma_h, M_s,
+1. the problem terms of the receiver's model of the channel the BS knows (sigma_h, M_s,
    M_c and the users' SINRs in the resolvent form of one Gram eigendecomposition,
-   :mod:`isac.physics.user_sinr`; no gradient needed);
+   :mod:`isac.physics.user_sinr`; no gradient needed), which the problem batch carries
+   (:attr:`~isac.learning.problem_batch.ProblemBatch.terms`);
 2. a closed-form prior nu_0: the price the communication term sets at the echo of the
    interference-unaware water-filling (:func:`~isac.schemes.optimum.prior_price`; scored
    alone as the ``price_prior`` scheme);
@@ -30,9 +31,9 @@ import torch
 from torch import nn
 
 from isac import checks
-from isac.learning.features import channels_from_features
+from isac.learning.networks import Network
+from isac.learning.problem_batch import ProblemBatch
 from isac.physics.problem import ProblemTerms
-from isac.physics.receivers import Receiver, error_as_noise
 from isac.physics.system import SystemConfig
 from isac.schemes.optimum import prior_price, refine_price
 from isac.schemes.solvers import distinct_levels, water_filling_in_price
@@ -87,37 +88,21 @@ def price_from_correction(
     return nu_max * torch.sigmoid(correction + torch.logit(share))
 
 
-class PriceNet(nn.Module):
+class PriceNet(Network):
     """A price head on scalar summaries of the problem, then exact water-filling.
 
+    The exact layer solves the objective of the problem batch's system and receiver
+    (:attr:`~isac.learning.problem_batch.ProblemBatch.terms`): the receiver's model of
+    H_hat, with the users' powers the batch carries.
+
     Args:
-        system: the system settings (sizes, P_s, alpha, L, noise).
+        system: the system settings it is trained for (sizes, P_s, alpha, L, noise).
         hidden: width of the two hidden layers (>= 1).
         polish_steps: Newton steps on the price after the network, at inference (>= 0).
-        receiver, beta: the receiver whose objective the exact layer solves
-            (:mod:`isac.physics.receivers`; the model config takes them from ``csi``).
-            For ``robust`` the layer needs the users' total power, which the features
-            (29) do not carry: it takes every user's receive power to be
-            ``system.user_power``, as the project's scenarios draw it, and
-            :attr:`required_user_power` says so to the design API.
-
-    Attributes:
-        required_user_power: the receive power every user must have (``robust``), or None.
     """
 
-    def __init__(
-        self,
-        system: SystemConfig,
-        hidden: int = 32,
-        polish_steps: int = 0,
-        receiver: str = "genie",
-        beta: float = 1.0,
-    ) -> None:
-        super().__init__()
-        self.system = system
-        self.receiver = Receiver(receiver, beta)
-        robust = self.receiver.kind == "robust"
-        self.required_user_power = system.user_power if robust else None
+    def __init__(self, system: SystemConfig, hidden: int = 32, polish_steps: int = 0) -> None:
+        super().__init__(system)
         hidden = checks.positive_int("model.network.hidden", hidden)
         self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
         self._build_head(hidden)
@@ -133,36 +118,18 @@ class PriceNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def _correction(self, summaries: torch.Tensor) -> torch.Tensor:
-        """real [n, N_SUMMARIES] summaries -> real [n] correction z of the prior price."""
+    def _correction(self, summaries: torch.Tensor, problem: ProblemBatch) -> torch.Tensor:
+        """real [n, N_SUMMARIES] summaries of ``problem`` -> real [n] correction z of the
+        prior price."""
         return self.head(self.trunk(self.norm(summaries)))[:, 0]
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """real [n, 2 n_rx n_users + n_tx] features (29) -> sigma_s, real [n, n_tx]."""
-        system = self.system
+    def forward(self, problem: ProblemBatch) -> torch.Tensor:
+        system, terms = problem.system, problem.terms
         with torch.no_grad():
-            H_eff, sigma_t = channels_from_features(features.double(), system)
-            # the features carry sqrt(p_k / noise) h_k, so powers equal to the noise power
-            # give back H diag(p) H^H, and with it every term of (28)
-            powers = torch.full(
-                (len(features), system.n_users),
-                system.noise_power,
-                dtype=torch.float64,
-                device=features.device,
-            )
-            if self.required_user_power is None:  # H_hat as if exact (genie, naive)
-                terms = ProblemTerms.from_channels(
-                    H_eff, powers, sigma_t, system, sinr_form="resolvent"
-                )
-            else:  # the robust model, with every user at the required power
-                total = torch.full_like(powers[:, 0], system.n_users * self.required_user_power)
-                channel, noise = error_as_noise(H_eff, total[:, None], system, self.receiver.beta)
-                terms = ProblemTerms.from_channels(
-                    channel, powers, sigma_t, system, noise, sinr_form="resolvent"
-                )
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
-        correction = self._correction(summaries.to(features.dtype))
+        dtype = problem.features.dtype
+        correction = self._correction(summaries.to(dtype), problem)
         nu = price_from_correction(correction.double(), nu_0, nu_max)
         if self.polish_steps and not self.training:
             sigma_s, _ = refine_price(terms, system, nu.detach(), self.polish_steps)
@@ -172,7 +139,7 @@ class PriceNet(nn.Module):
                 nu, terms.sigma_t, levels, weight, system.sensing_power, counts
             )
             sigma_s = zero_power_gate(sigma_s, terms, system)
-        return sigma_s.to(features.dtype)
+        return sigma_s.to(dtype)
 
 
 def zero_power_gate(

@@ -1,51 +1,44 @@
-"""A training run: validate every setting, fit, resume, and write ``metrics.json``.
+"""A training run, up to its trained checkpoints: validate every setting, fit, resume.
 
 Everything a run writes lives under its run directory (Hydra's, for ``train.py``), laid
-out as :mod:`isac.experiments.runs` describes. ``metrics.json`` holds the final
-validation and test metrics, the reference allocations on the test set, the per-epoch
-history, the sweep point of a multirun job, and with ``evaluation.enabled`` every scheme
-of ``evaluation.schemes`` scored on the test set (``evaluate.py``'s table).
+out as :mod:`isac.files` describes. Learning ends here, at ``checkpoints/best.ckpt``;
+scoring the trained network and writing ``metrics.json`` is the experiments' job
+(:mod:`isac.experiments.training_job`).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
-from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.config import CONF_DIR, DataConfig, OptimConfig
-from isac.experiments.evaluation import compare_schemes
-from isac.experiments.runs import (
+from isac.config import DataConfig
+from isac.files import (
     CHECKPOINT_DIR,
     CHECKPOINT_NAMES,
     CONFIG_FILE,
-    METRICS_FILE,
     checkpoint_path,
     read_run_config,
     write_config,
-    write_json,
 )
-from isac.learning.checkpoints import AtomicCheckpointIO, load_checkpoint, read_checkpoint
-from isac.learning.data import Batch, ISACDataModule, ProblemSet
-from isac.learning.lit_module import ISACModule, batch_metrics
-from isac.learning.universal import UniversalPriceNet
+from isac.learning.checkpoints import AtomicCheckpointIO, read_checkpoint
+from isac.learning.data import ISACDataModule
+from isac.learning.lit_module import ISACModule
+from isac.learning.loggers import build_logger
+from isac.learning.network_registry import network_kind
 from isac.learning.universal_data import UniversalDataModule
+from isac.learning.upgrade import upgrade_run_config
+from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
-from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
-
-REFERENCE_SCHEMES = ("average", "zero_power")
-"""Allocations that ignore the channel, scored on the test set of every run."""
 
 # Lightning's advice that does not apply here: the data live in memory (no workers
 # needed), metrics are logged per epoch, and the tips advertise a cloud service.
@@ -60,6 +53,13 @@ IGNORED_WARNINGS = (
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
     lambda record: "Tip:" not in record.getMessage()
 )
+
+SEED_MAX = 2**32 - 1  # the seeds Lightning (and numpy) take
+REGISTERED_NODES = ("model", "logger")
+"""Config nodes that name a registered class by ``kind``: a resume keeps the run's whole."""
+
+TRAINER_ARGUMENTS = frozenset(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+"""What ``trainer.*`` may set: the arguments of ``lightning.Trainer``."""
 
 
 def system_from_config(cfg: DictConfig) -> SystemConfig:
@@ -78,34 +78,18 @@ def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
 
 
 def check_network_fits_data(module: ISACModule, datamodule: ISACDataModule) -> None:
-    """Refuse a universal network without operating points to train on, and the reverse."""
-    universal = isinstance(module.network, UniversalPriceNet)
-    if universal and not isinstance(datamodule, UniversalDataModule):
+    """Refuse a network that trains over operating points without any, and the reverse."""
+    over_ranges = network_kind(module.hparams["model"]["network"]).trains_over_ranges
+    if over_ranges and not isinstance(datamodule, UniversalDataModule):
         raise checks.SettingsError(
-            "model.network is a universal network, which trains over operating points: "
-            "set data.operating_points (data=universal)"
+            f"model.network {module.name} trains over operating points: set "
+            "data.operating_points (data=universal)"
         )
-    if isinstance(datamodule, UniversalDataModule) and not universal:
+    if isinstance(datamodule, UniversalDataModule) and not over_ranges:
         raise checks.SettingsError(
             f"data.operating_points is set, but the {module.name} network serves one system; "
             "use a universal network (model=universal) or data=default"
         )
-
-
-def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
-    """Refuse a post-training evaluation that could not run (before any training)."""
-    evaluation = cfg.evaluation
-    if not isinstance(evaluation.enabled, bool):
-        raise checks.SettingsError(
-            f"evaluation.enabled must be true or false, got {evaluation.enabled!r}"
-        )
-    select_schemes(_scheme_list(cfg), system, setting="evaluation.schemes")
-    checks.positive_int("evaluation.repeats", evaluation.repeats)
-
-
-def _scheme_list(cfg: DictConfig) -> list[str] | None:
-    schemes = cfg.evaluation.schemes
-    return None if schemes is None else list(schemes)
 
 
 def build_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
@@ -118,41 +102,75 @@ def build_module(cfg: DictConfig, system: SystemConfig) -> ISACModule:
     )
 
 
-def build_logger(cfg: DictConfig, run_dir: Path) -> Logger | bool:
-    """The logger of ``cfg.logger`` (``_target_`` a Lightning logger) under ``run_dir``, or
-    False for ``logger=none``."""
-    spec = cfg.get("logger")
-    if not spec or spec.get("_target_") is None:
-        return False
-    try:
-        logger = instantiate(spec, save_dir=str(run_dir))
-    except Exception as error:  # Hydra wraps import and argument errors alike
-        raise checks.SettingsError(
-            f"logger: cannot build {spec._target_!r}: {str(error).splitlines()[0]}"
-        ) from None
-    if not isinstance(logger, Logger):
-        raise checks.SettingsError(
-            f"logger._target_ must build a Lightning logger, {spec._target_!r} built a "
-            f"{type(logger).__name__}"
-        )
-    return logger
+def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg.trainer`` as keyword arguments of ``lightning.Trainer``: plain values only.
+
+    Raises:
+        checks.SettingsError: a key that is not a Trainer argument, or a value that is not
+            a number, string, boolean, null or a list of those (a saved run cannot hand the
+            Trainer an object to build).
+    """
+    arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    for name, value in arguments.items():
+        if name not in TRAINER_ARGUMENTS:
+            raise checks.SettingsError(f"trainer.{name} is not an argument of lightning.Trainer")
+        values = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, bool | int | float | str) for v in values):
+            raise checks.SettingsError(
+                f"trainer.{name} must be a plain value (number, string, boolean, null or a "
+                f"list of them), got {value!r}"
+            )
+    checks.positive_int("trainer.max_epochs", arguments["max_epochs"])
+    return arguments
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint whose saved state names its files relative to the run's
+    ``checkpoints/`` directory, so that a copied or moved run resumes from its own files.
+
+    A state saved with absolute paths (by an earlier version) is read the same way: a path
+    in the directory it was saved from is taken as the file of that name here.
+    """
+
+    PATHS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+    @property
+    def state_key(self) -> str:
+        # Lightning's own key, so that checkpoints written by either class restore
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update({key: Path(state[key]).name if state[key] else "" for key in self.PATHS})
+        state["best_k_models"] = {Path(p).name: v for p, v in state["best_k_models"].items()}
+        state["dirpath"] = "."
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        def here(path: str) -> str:
+            return str(Path(self.dirpath) / Path(path).name) if path else ""
+
+        state = dict(state_dict)
+        state.update({key: here(state.get(key, "")) for key in self.PATHS if key in state})
+        state["best_k_models"] = {here(p): v for p, v in state.get("best_k_models", {}).items()}
+        state["dirpath"] = self.dirpath
+        super().load_state_dict(state)
 
 
 def build_trainer(
     cfg: DictConfig, run_dir: Path, *, interactive: bool, extra_callbacks: Sequence[Callback] = ()
 ) -> L.Trainer:
     """The Trainer: atomic checkpoints, early stopping and the logger under ``run_dir``."""
-    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
-    checks.positive_int("trainer.max_epochs", trainer_args["max_epochs"])
-    if trainer_args.get("enable_progress_bar") is None:
-        trainer_args["enable_progress_bar"] = interactive
+    arguments = trainer_arguments(cfg)
+    if arguments.get("enable_progress_bar") is None:
+        arguments["enable_progress_bar"] = interactive
     stopping = cfg.callbacks.early_stopping
     checks.non_negative_int("callbacks.early_stopping.patience", stopping.patience)
     callbacks = [
         EarlyStopping(
             monitor="val/loss", mode="min", patience=stopping.patience, min_delta=stopping.min_delta
         ),
-        ModelCheckpoint(
+        RunCheckpoint(
             dirpath=run_dir / CHECKPOINT_DIR,
             filename="best",
             monitor="val/loss",
@@ -166,34 +184,34 @@ def build_trainer(
     ]
     # each process draws its own training data (ISACDataModule.training_split), so
     # Lightning must not shard the batches across data-parallel processes as well
-    trainer_args.setdefault("use_distributed_sampler", False)
+    arguments.setdefault("use_distributed_sampler", False)
+    logger = cfg.get("logger")
     return L.Trainer(
         default_root_dir=str(run_dir),
-        logger=build_logger(cfg, run_dir),
+        logger=build_logger(
+            None if logger is None else OmegaConf.to_container(logger, resolve=True), run_dir
+        ),
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         enable_model_summary=interactive,
-        **trainer_args,
+        **arguments,
     )
 
 
-def _upgrade_saved_config(saved: DictConfig) -> DictConfig:
-    """A config saved before models named their class by ``_target_`` (``model.name`` and
-    the optimiser settings under ``model``), in today's form, so that such runs resume."""
-    model = saved.get("model")
-    if model is None or "network" in model:
-        return saved
-    saved.optim = {f.name: model[f.name] for f in fields(OptimConfig) if f.name in model}
-    saved.model = OmegaConf.load(CONF_DIR / "model" / f"{model.name}.yaml")
-    return saved
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do, settled before any work: its config (a resume's saved one), its
+    directory, the checkpoint it resumes from (None for a new run) and its system."""
+
+    cfg: DictConfig
+    run_dir: Path
+    resume_from: Path | None
+    system: SystemConfig
 
 
-def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path | None]:
-    """Resolve what to run where: a new run in ``run_dir``, or ``cfg.resume``'s run from its
-    ``cfg.resume_checkpoint`` (last or best).
-
-    Returns:
-        (config, run directory, checkpoint to resume from or None).
+def plan_run(cfg: DictConfig, run_dir: Path) -> RunPlan:
+    """A new run in ``run_dir``, or ``cfg.resume``'s run from its ``cfg.resume_checkpoint``
+    (last or best), with its saved config upgraded (:mod:`isac.learning.upgrade`).
 
     Raises:
         checks.SettingsError: the run to resume is not a run, or its files are damaged.
@@ -201,10 +219,12 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path 
     if not cfg.get("resume"):
         resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
         resolved.resume = None
-        return resolved, run_dir, None
+        return RunPlan(resolved, Path(run_dir), None, system_from_config(resolved))
     resume_dir = Path(cfg.resume)
     which = checks.one_of("resume_checkpoint", cfg.resume_checkpoint, CHECKPOINT_NAMES)
-    saved = _upgrade_saved_config(read_run_config(resume_dir, setting="resume"))
+    saved = upgrade_run_config(
+        OmegaConf.to_container(read_run_config(resume_dir, setting="resume"))
+    )
     start = checkpoint_path(resume_dir, which)
     other = "best" if which == "last" else "last"
     read_checkpoint(
@@ -214,143 +234,61 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[DictConfig, Path, Path 
             f"resume_checkpoint={other}`, or start a new run"
         ),
     )
-    # settings the project gained after the run started take their defaults
+    # settings the project gained after the run started take their defaults; the nodes
+    # that name a registered class and its options are the run's own, whole
     defaults = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    merged = OmegaConf.merge(defaults, saved)
+    merged = OmegaConf.merge(defaults, OmegaConf.create(saved))
+    for whole in REGISTERED_NODES:
+        if whole in saved:
+            merged[whole] = saved[whole]
     merged.resume, merged.resume_checkpoint = str(resume_dir), which
-    return merged, resume_dir, start
+    return RunPlan(merged, resume_dir, start, system_from_config(merged))
 
 
-def train(
-    cfg: DictConfig,
-    run_dir: Path,
-    *,
-    interactive: bool = False,
-    sweep_point: dict[str, Any] | None = None,
-    extra_callbacks: Sequence[Callback] = (),
-) -> dict[str, Any] | None:
-    """Train (or resume) one run and write its ``metrics.json``; returns the metrics (None
-    in the processes of a data-parallel run other than rank 0, which write nothing).
+@dataclass(frozen=True)
+class TrainedRun:
+    """A fitted run: its plan, the trained module and data, and its best checkpoint;
+    ``is_global_zero`` is False in the processes of a data-parallel run but rank 0."""
 
-    Every setting is validated before any data is drawn or any epoch runs.
+    plan: RunPlan
+    module: ISACModule
+    datamodule: ISACDataModule
+    best_checkpoint: Path
+    is_global_zero: bool
 
-    Args:
-        cfg: the composed config (``conf/config.yaml``).
-        run_dir: where a new run writes (a resumed run writes into its own directory).
-        interactive: a single run in a terminal (progress bar and model summary on).
-        sweep_point: the settings a multirun sweep varied for this job, recorded in
-            ``metrics.json`` for the figures.
-        extra_callbacks: more Lightning callbacks.
+
+def fit(
+    plan: RunPlan, *, interactive: bool = False, extra_callbacks: Sequence[Callback] = ()
+) -> TrainedRun:
+    """Train (or resume) the run of ``plan`` until its callbacks stop it.
+
+    Every setting is validated before any data are drawn or any epoch runs, the network's
+    receiver and home point included (:meth:`~isac.learning.networks.Network.refusal`).
     """
-    cfg, run_dir, resume_from = prepare_run(cfg, Path(run_dir))
-    system = system_from_config(cfg)
-    check_evaluation(cfg, system)
+    cfg, run_dir, system = plan.cfg, plan.run_dir, plan.system
     datamodule = build_datamodule(cfg, system)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    L.seed_everything(checks.int_in("seed", cfg.seed, 0, SEED_MAX), workers=True, verbose=False)
     module = build_module(cfg, system)
     check_network_fits_data(module, datamodule)
+    refusal = module.network.refusal(system, Receiver(cfg.csi.receiver, cfg.csi.beta))
+    if refusal is not None:
+        raise checks.SettingsError(f"model {module.name}: {refusal}")
     trainer = build_trainer(cfg, run_dir, interactive=interactive, extra_callbacks=extra_callbacks)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if resume_from is None:
+    if plan.resume_from is None:
         write_config(run_dir / CONFIG_FILE, cfg)
     with warnings.catch_warnings():
         for pattern in IGNORED_WARNINGS:
             warnings.filterwarnings("ignore", pattern)
         trainer.fit(
-            module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
+            module,
+            datamodule=datamodule,
+            ckpt_path=None if plan.resume_from is None else str(plan.resume_from),
         )
-    if not trainer.is_global_zero:  # one metrics.json per run, from rank 0 (DDP)
-        return None
-    metrics = final_metrics(trainer, module, datamodule, system, run_dir, cfg)
-    metrics["sweep_point"] = dict(sweep_point or {})
-    write_json(run_dir / METRICS_FILE, metrics)
-    return metrics
-
-
-def _mean_over_sets(
-    sets: list[ProblemSet], design: Callable[[Batch, ProblemSet], torch.Tensor]
-) -> dict[str, float]:
-    """The metrics (:func:`batch_metrics`) of ``design``'s sigma_s over every sample of
-    ``sets`` (one set, or one per operating point of a universal network's grid)."""
-    sums: dict[str, float] = {}
-    for problems in sets:
-        batch = problems.all()
-        metrics = batch_metrics(design(batch, problems), batch.terms, problems.system)
-        for name, value in metrics.items():
-            sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
-    total = sum(len(problems) for problems in sets)
-    return {name: value / total for name, value in sums.items()}
-
-
-@torch.no_grad()
-def scored_metrics(
-    best: ISACModule, datamodule: ISACDataModule, system: SystemConfig, cfg: DictConfig
-) -> dict[str, Any]:
-    """Validation and test metrics of ``best``, the reference schemes on the test set
-    (over every grid point for a universal run), and the optional evaluation of
-    ``cfg.evaluation`` at ``system`` and ``cfg.csi``."""
-    results: dict[str, Any] = {}
-    for split in ("val", "test"):
-        results[split] = _mean_over_sets(
-            datamodule.evaluation_sets(split), lambda batch, _: best.design(batch)[0]
-        )
-
-    def reference(name: str) -> Callable[[Batch, ProblemSet], torch.Tensor]:
-        def design(batch: Batch, problems: ProblemSet) -> torch.Tensor:
-            inputs = SchemeInputs(problems.terms, problems.H_est, problems.p, problems.system)
-            return SCHEMES[name].design(inputs).sigma_s
-
-        return design
-
-    results["test_reference"] = {
-        name: _mean_over_sets(datamodule.evaluation_sets("test"), reference(name))
-        for name in REFERENCE_SCHEMES
-    }
-    if cfg.evaluation.enabled:
-        comparison = compare_schemes(
-            system,
-            best,
-            _scheme_list(cfg),
-            beta=float(cfg.csi.beta),
-            receiver=str(cfg.csi.receiver),
-            n_test=int(cfg.data.n_test),
-            seed=int(cfg.data.seed),
-            repeats=int(cfg.evaluation.repeats),
-        )
-        results["evaluation"] = {row["scheme"]: row for row in comparison.rows}
-    return results
-
-
-def final_metrics(
-    trainer: L.Trainer,
-    module: ISACModule,
-    datamodule: ISACDataModule,
-    system: SystemConfig,
-    run_dir: Path,
-    cfg: DictConfig,
-) -> dict[str, Any]:
-    """:func:`scored_metrics` of the best checkpoint, the run's settings and its per-epoch
-    history."""
-    best_path = Path(trainer.checkpoint_callback.best_model_path)
-    best = load_checkpoint(best_path, expected=system, beta=float(cfg.csi.beta))
-    results = scored_metrics(best, datamodule, system, cfg)
-    history = module.history
-    best_epoch = min(history, key=lambda entry: entry["val_loss"])["epoch"]
-    return {
-        "model": best.name,
-        "model_display": {"label": cfg.model.label, "style": dict(cfg.model.style)},
-        "system": system.to_dict(),
-        "beta": float(cfg.csi.beta),
-        "receiver": str(cfg.csi.receiver),
-        "seed": int(cfg.seed),
-        "data_seed": int(cfg.data.seed),
-        "n_train": int(cfg.data.n_train),
-        **results,
-        "epochs_trained": len(history),
-        "best_epoch": best_epoch,
-        "train_seconds": sum(entry["seconds"] for entry in history),
-        "best_checkpoint": str(
-            best_path.relative_to(run_dir.resolve()) if best_path.is_absolute() else best_path
-        ),
-        "history": {key: [entry[key] for entry in history] for key in history[0]},
-    }
+    return TrainedRun(
+        plan,
+        module,
+        datamodule,
+        Path(trainer.checkpoint_callback.best_model_path),
+        trainer.is_global_zero,
+    )

@@ -4,52 +4,49 @@ PriceNet (:mod:`isac.learning.price_network`) already separates what depends on 
 sizes from what it learns: the problem terms, the prior price and the exact
 water-filling handle any K, N_t and N_r, and the MLP sees six scale-free summaries. So
 one network serves a whole range of systems once its MLP also knows the operating point
-(:class:`~isac.learning.operating_points.OperatingPoint`):
+(:class:`~isac.learning.operating_points.OperatingPoint`), which every problem batch
+carries (:attr:`~isac.learning.problem_batch.ProblemBatch.point`):
 
 - the point's settings, each scaled onto [0, 1] over its trained range, enter the MLP
   beside the summaries and modulate both hidden layers FiLM-style (a per-unit scale
   1 + gamma and shift b from a small MLP of the point; Perez et al., AAAI 2018);
 - the summaries are clipped and scaled by fixed constants instead of BatchNorm, whose
   batch statistics would differ between the points of a mixed batch;
-- :meth:`UniversalPriceNet.at` binds the network to a point: a view sharing the weights,
-  with that point's system, which every design path (evaluation, the design API, the
-  pipelines) uses like a per-point network. A point outside the trained ranges is refused.
+- :meth:`UniversalPriceNet.refusal` refuses a point outside the trained ranges, as every
+  network refuses what it cannot serve.
 
 The last layers start at zero: an untrained network is the gated prior at every point.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from isac import checks
 from isac.learning.operating_points import N_CONDITIONS, OperatingPoint, OperatingRanges
 from isac.learning.price_network import N_SUMMARIES, PriceNet
+from isac.learning.problem_batch import ProblemBatch
+from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
 SUMMARY_CLIP = 20.0  # the summaries are logarithms; -69 marks a vanishing price (alpha = 0)
 SUMMARY_SCALE = 5.0  # brings their usual range, about [-10, 10], near [-2, 2]
 FILM_LAYERS = 2
+RECEIVERS = ("genie", "naive")  # robust needs a model of the error per point, not built here
 
 
 class UniversalPriceNet(PriceNet):
     """PriceNet conditioned on the operating point, for every point of ``ranges``.
 
     Args:
-        system: the run's system, the home point (inside the ranges; its L and noise
-            are every point's).
+        system: the run's system, the home point (its L and noise are every point's).
         ranges: ``{setting: [min, max]}`` of :class:`OperatingRanges` (the model config
             takes them from ``data.operating_points``).
         hidden: width of the hidden layers (>= 1).
         polish_steps: Newton steps on the price after the network, at inference (>= 0).
-        receiver: ``genie`` or ``naive`` (``robust`` needs a model of the error per
-            point, not built here).
-        beta: the home point's CSI accuracy.
     """
 
     def __init__(
@@ -58,15 +55,10 @@ class UniversalPriceNet(PriceNet):
         ranges: Mapping[str, Any],
         hidden: int = 64,
         polish_steps: int = 0,
-        receiver: str = "genie",
-        beta: float = 1.0,
     ) -> None:
-        checks.one_of("csi.receiver (universal network)", receiver, ("genie", "naive"))
-        super().__init__(system, hidden, polish_steps, receiver, beta)
+        super().__init__(system, hidden, polish_steps)
         self.ranges = OperatingRanges.from_config(ranges, "model.network.ranges")
         self.ranges.check_base(system)
-        self.point = OperatingPoint(system, float(beta))
-        self.ranges.check(self.point)
 
     def _build_head(self, hidden: int) -> None:
         self.inputs = nn.Linear(N_SUMMARIES + N_CONDITIONS, hidden)
@@ -79,8 +71,8 @@ class UniversalPriceNet(PriceNet):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def _correction(self, summaries: torch.Tensor) -> torch.Tensor:
-        condition = self.ranges.condition(self.point).to(summaries)
+    def _correction(self, summaries: torch.Tensor, problem: ProblemBatch) -> torch.Tensor:
+        condition = self.ranges.condition(problem.point).to(summaries)
         scaled = summaries.clamp(-SUMMARY_CLIP, SUMMARY_CLIP) / SUMMARY_SCALE
         x = torch.cat([scaled, condition.expand(len(summaries), -1)], dim=-1)
         scale_1, shift_1, scale_2, shift_2 = self.film(condition).chunk(2 * FILM_LAYERS)
@@ -88,22 +80,22 @@ class UniversalPriceNet(PriceNet):
         hidden = torch.relu((1.0 + scale_2) * self.middle(hidden) + shift_2)
         return self.head(hidden)[:, 0]
 
-    def at(self, point: OperatingPoint) -> UniversalPriceNet:
-        """This network at ``point``: a view that shares the weights (and train/eval mode).
-
-        Raises:
-            checks.SettingsError: ``point`` is outside the trained ranges (the message
-                names the setting and its range), or its L or noise differ from the
-                network's (they are not part of an operating point).
-        """
+    def refusal(self, system: SystemConfig, receiver: Receiver) -> str | None:
+        """None for a point inside the trained ranges with the network's L and noise and a
+        receiver it serves (genie, naive); else why not, naming the setting and its range."""
+        if receiver.kind not in RECEIVERS:
+            return (
+                f"csi.receiver={receiver.kind} is not served by a universal network "
+                f"(it serves {list(RECEIVERS)}); use a network trained for it (model=pricenet)"
+            )
+        outside = self.ranges.refusal(OperatingPoint(system, receiver.beta))
+        if outside is not None:
+            return outside
         for name in ("waveform_len", "noise_power"):
-            trained, wanted = getattr(self.system, name), getattr(point.system, name)
+            trained, wanted = getattr(self.system, name), getattr(system, name)
             if trained != wanted:
-                raise checks.SettingsError(
+                return (
                     f"system.{name}={wanted} differs from this universal network's {trained}; "
                     f"its operating points vary {list(self.ranges.to_dict())} only"
                 )
-        self.ranges.check(point)
-        bound = copy.copy(self)  # the same parameters and submodules, its own attributes
-        bound.system, bound.point = point.system, point
-        return bound
+        return None

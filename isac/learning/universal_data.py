@@ -43,6 +43,9 @@ class UniversalDataModule(ISACDataModule):
         super().__init__(system, data, beta=beta, receiver=receiver)
         self.ranges = OperatingRanges.from_config(data.operating_points)
         self.ranges.check_base(system)
+        home = self.ranges.refusal(OperatingPoint(system, self.beta))
+        if home is not None:  # the run's own point, where its evaluation runs
+            raise checks.SettingsError(f"the run's system and csi (its home point): {home}")
         self.points_per_batch = checks.positive_int("data.points_per_batch", data.points_per_batch)
         if self.points_per_batch > self.batch_size:
             raise checks.SettingsError(
@@ -70,7 +73,6 @@ class UniversalDataModule(ISACDataModule):
                 seed=self.seed,
                 split=f"{stream}-{index}",
                 receiver=self.receiver,
-                point=point,
             )
             for index, point in enumerate(points)
         ]

@@ -180,7 +180,7 @@ class ProblemTerms(PerInstance):
         # Rc = mean_k ln(1 + gamma_k(c)) / ln 2 and dc/dt = 1/L
         slope = first.mean(dim=-1) / (system.waveform_len * rates.LN2)
         curvature = second.mean(dim=-1) / (system.waveform_len**2 * rates.LN2)
-        scale = (1.0 - system.alpha) / self.max_rate_c
+        scale = rates.per_maximum(torch.full_like(slope, 1.0 - system.alpha), self.max_rate_c)
         return -scale * slope, -scale * curvature
 
     def sensing_weight(self, system: SystemConfig) -> torch.Tensor:
@@ -189,7 +189,10 @@ class ProblemTerms(PerInstance):
         The weight of the sensing term of (28) in natural-log units, as the solvers of
         :mod:`isac.schemes.solvers` take it.
         """
-        return system.alpha / (self.max_rate_s * system.waveform_len * rates.LN2)
+        return rates.per_maximum(
+            torch.full_like(self.max_rate_s, system.alpha),
+            self.max_rate_s * system.waveform_len * rates.LN2,
+        )
 
     def full_price(self, system: SystemConfig) -> torch.Tensor:
         """real [n]: nu_max = w sum_j sigma_h,j, the price of echo power at and above which

@@ -19,14 +19,14 @@ from isac.physics.waterfilling import water_filling
 LN2 = math.log(2.0)
 
 
-def received_user_covariance(H: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+def received_user_covariance(H, p):
     """complex [..., n_rx, n_rx]: sum_k p_k h_k h_k^H = H diag(p) H^H.
 
     Args:
-        H: complex [..., n_rx, n_users], channels h_k as columns.
+        H: complex [..., n_rx, n_users], channels h_k as columns (a tensor or an array).
         p: real [..., n_users], user powers p_k.
     """
-    return (H * p.to(H.dtype)[..., None, :]) @ H.mH
+    return (H * p[..., None, :]) @ H.mT.conj()
 
 
 def interference_eigh(H: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,11 +132,10 @@ def sensing_rate(
     return torch.log1p(snr).sum(dim=(-2, -1)) / (waveform_len * LN2)
 
 
-def echo_interference(
-    sigma_s: torch.Tensor, sigma_t: torch.Tensor, waveform_len: int
-) -> torch.Tensor:
-    """real [...]: echo power per receive antenna, tr(S R_T S^H)/L = sigma_t . sigma_s / L, (19)."""
-    return (sigma_t * sigma_s).sum(dim=-1) / waveform_len
+def echo_interference(sigma_s, sigma_t, waveform_len: int):
+    """real [...]: echo power per receive antenna, tr(S R_T S^H)/L = sigma_t . sigma_s / L, (19)
+    (tensors or arrays)."""
+    return (sigma_t * sigma_s).sum(-1) / waveform_len
 
 
 def beam_terms(
@@ -164,8 +163,11 @@ def sinr_fixed_beams(
     echo_power: torch.Tensor,
     noise_power: float | torch.Tensor,
 ) -> torch.Tensor:
-    """real [..., n_users]: the SINR (7)/(19) of fixed beams, from :func:`beam_terms`."""
-    return signal / (interference + (echo_power + noise_power)[..., None] * beam_norm)
+    """real [..., n_users]: the SINR (7)/(19) of fixed beams, from :func:`beam_terms`; 0 for
+    a zero beam (a user the receiver does not decode)."""
+    total = interference + (echo_power + noise_power)[..., None] * beam_norm
+    decoded = total > 0
+    return torch.where(decoded, signal / torch.where(decoded, total, 1.0), 0.0)
 
 
 def max_sensing_rate(
@@ -188,8 +190,18 @@ def wsnr(
     max_rate_c: torch.Tensor,
     alpha: float,
 ) -> torch.Tensor:
-    """Weighted sum of normalised rates, eq. (28): alpha Rs/M_s + (1 - alpha) Rc/M_c."""
-    return alpha * rate_s / max_rate_s + (1.0 - alpha) * rate_c / max_rate_c
+    """Weighted sum of normalised rates, eq. (28): alpha Rs/M_s + (1 - alpha) Rc/M_c.
+
+    A rate whose maximum is 0 is 0 for every design (no user reaches the BS: M_c = 0; no
+    target echoes: M_s = 0), so its normalised term is 0 (docs/model.md, item 14)."""
+    return per_maximum(alpha * rate_s, max_rate_s) + per_maximum((1.0 - alpha) * rate_c, max_rate_c)
+
+
+def per_maximum(value: torch.Tensor, maximum: torch.Tensor) -> torch.Tensor:
+    """real [...]: value / maximum where maximum > 0, else 0 (a rate that cannot be anything
+    but 0, normalised by its maximum 0: docs/model.md, item 14)."""
+    positive = maximum > 0
+    return torch.where(positive, value / torch.where(positive, maximum, 1.0), 0.0)
 
 
 def power_budget_excess(sigma_s: torch.Tensor, sensing_power: float) -> torch.Tensor:

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from isac import checks
+from isac.physics.arrays import array_namespace, device
 from isac.physics.system import SystemConfig
 
 RECEIVERS = ("genie", "naive", "robust")
@@ -54,45 +53,40 @@ class Receiver:
                 "carries no information and the robust beams are undefined"
             )
 
-    def model(
-        self,
-        H_hat: torch.Tensor,
-        p: torch.Tensor,
-        system: SystemConfig,
-        H: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def model(self, H_hat, p, system: SystemConfig, H=None):
         """The communication model of this receiver: (channel, noise level).
 
         Args:
-            H_hat: complex [n, n_rx, n_users], the estimate. p: real [n, n_users].
+            H_hat: complex [..., n_rx, n_users], the estimate (a tensor or an array).
+            p: real [..., n_users].
             H: the true channel, which only ``genie`` uses; without it (at the BS), a
                 genie designs with H_hat as ``naive`` does.
 
         Returns:
-            (complex [n, n_rx, n_users], real [n]): the channel its beams are designed for
-            and the noise level that goes with it, in the dtypes of H_hat and p.
+            (complex [..., n_rx, n_users], real [...]): the channel its beams are designed
+            for and the noise level that goes with it, in the dtypes of H_hat and p.
         """
         if self.kind == "robust":
             return error_as_noise(H_hat, p, system, self.beta)
-        noise = torch.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=p.device)
+        xp = array_namespace(p)
+        noise = xp.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=device(p))
         return (H if self.kind == "genie" and H is not None else H_hat), noise
 
 
-def error_as_noise(
-    H_hat: torch.Tensor, p: torch.Tensor, system: SystemConfig, beta: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+def error_as_noise(H_hat, p, system: SystemConfig, beta: float):
     """(sqrt(beta) H_hat, noise + (1 - beta) sum_i p_i): the model in which the estimation
     error counts as uncorrelated noise. The SINR (7) of any beams formed from H_hat in this
     model is the rate the BS can count on (the bound of the module docstring), at any
     beta in [0, 1] (0 at beta = 0).
 
     Args:
-        H_hat: complex [n, n_rx, n_users]. p: real [n, n_users]. beta: in [0, 1].
+        H_hat: complex [..., n_rx, n_users] (a tensor or an array). p: real [..., n_users].
+        beta: in [0, 1].
 
     Returns:
-        (complex [n, n_rx, n_users], real [n]).
+        (complex [..., n_rx, n_users], real [...]).
     """
-    noise = system.noise_power + (1.0 - beta) * p.sum(dim=-1)
+    noise = system.noise_power + (1.0 - beta) * p.sum(-1)
     return H_hat * beta**0.5, noise
 
 

@@ -1,18 +1,17 @@
-"""The recover module, eqs. (31)-(32): from the powers sigma_s to the waveform S and beams w_k."""
+"""The recover module, eqs. (31)-(32): from the powers sigma_s to the waveform S and beams w_k.
+
+Torch tensors or numpy arrays alike, one sample or a batch: the design API's batched
+pipeline and its one-sample numpy pipeline (:mod:`isac.designer.pipelines`) both call
+these functions, so the physics is written once.
+"""
 
 from __future__ import annotations
 
-import torch
-
 from isac.physics import rates
+from isac.physics.arrays import add_to_diagonal, array_namespace, device, solve_hermitian
 
 
-def waveform_from_powers(
-    sigma_s: torch.Tensor,
-    U_T: torch.Tensor,
-    waveform_len: int,
-    U_s: torch.Tensor | None = None,
-) -> torch.Tensor:
+def waveform_from_powers(sigma_s, U_T, waveform_len: int, U_s=None):
     """Sensing waveform S = U_s Sigma_s U_T^H, eq. (31).
 
     Sigma_s = [diag(sqrt(sigma_s)), 0]^T is L x n_tx, so S^H S = U_T diag(sigma_s) U_T^H:
@@ -28,21 +27,15 @@ def waveform_from_powers(
     Returns:
         complex [..., L, n_tx].
     """
+    xp = array_namespace(U_T)
     n_tx = sigma_s.shape[-1]
-    amplitudes = sigma_s.clamp_min(0.0).sqrt().to(U_T.dtype)
-    S = torch.zeros((*sigma_s.shape[:-1], waveform_len, n_tx), dtype=U_T.dtype, device=U_T.device)
-    S[..., :n_tx, :] = amplitudes[..., :, None] * U_T.mH
+    amplitudes = xp.sqrt(xp.maximum(sigma_s, 0.0))
+    S = xp.zeros((*sigma_s.shape[:-1], waveform_len, n_tx), dtype=U_T.dtype, device=device(U_T))
+    S[..., :n_tx, :] = amplitudes[..., :, None] * U_T.mT.conj()
     return S if U_s is None else U_s @ S
 
 
-def mmse_beams(
-    H: torch.Tensor,
-    p: torch.Tensor,
-    sigma_s: torch.Tensor,
-    sigma_t: torch.Tensor,
-    waveform_len: int,
-    noise_power: float | torch.Tensor,
-) -> torch.Tensor:
+def mmse_beams(H, p, sigma_s, sigma_t, waveform_len: int, noise_power):
     """Receive beams w_k of eqs. (25)/(32), normalised so that sqrt(p_k) w_k^H h_k^* = 1 (20b).
 
     w_k = Omega_k^-1 h_k^* / (sqrt(p_k) h_k^T Omega_k^-1 h_k^*),
@@ -51,11 +44,12 @@ def mmse_beams(
     Omega_k differs from Omega = Omega_k + p_k h_k^* h_k^T by a rank-one term, so by
     Sherman-Morrison Omega_k^-1 h_k^* is a positive multiple of Omega^-1 h_k^*, and the
     normalisation removes the multiple: w_k = Omega^-1 h_k^* / (sqrt(p_k) h_k^T Omega^-1 h_k^*).
-    One Hermitian solve serves every user (docs/model.md, item 12).
+    One Hermitian solve serves every user (docs/model.md, item 12). A user the BS does not
+    receive (p_k h_k = 0: no normalisation exists) gets the beam 0, and rate 0.
 
     Args:
         H: complex [..., n_rx, n_users], the channels the beams are designed for
-           (the estimate H_hat for what a real BS can form).
+           (the estimate H_hat for what a real BS can form); a tensor or an array.
         p: real [..., n_users].
         sigma_s, sigma_t: real [..., n_tx].
         waveform_len: L.
@@ -64,12 +58,14 @@ def mmse_beams(
     Returns:
         complex [..., n_rx, n_users], w_k as columns.
     """
-    n_rx = H.shape[-2]
+    xp = array_namespace(H)
     level = rates.echo_interference(sigma_s, sigma_t, waveform_len) + noise_power
-    identity = torch.eye(n_rx, dtype=H.dtype, device=H.device)
     # Omega = sum_i p_i h_i^* h_i^T + level I, Hermitian positive definite
-    covariance = rates.received_user_covariance(H, p).conj()
-    omega = covariance + level.to(H.dtype)[..., None, None] * identity
-    directions = torch.linalg.solve(omega, H.conj())  # column k: Omega^-1 h_k^*
-    gains = (H * directions).sum(dim=-2)  # h_k^T Omega^-1 h_k^*, real > 0 up to round-off
-    return directions / (p.sqrt().to(H.dtype) * gains)[..., None, :]
+    H_conj = H.conj()
+    omega = (H_conj * p[..., None, :]) @ H.mT
+    add_to_diagonal(omega, level)
+    directions = solve_hermitian(omega, H_conj)  # column k: Omega^-1 h_k^*
+    gains = (H * directions).sum(-2)  # h_k^T Omega^-1 h_k^*, real > 0 up to round-off
+    scale = (xp.sqrt(p) * gains)[..., None, :]
+    received = scale != 0
+    return xp.where(received, directions / xp.where(received, scale, 1.0), 0.0)

@@ -22,14 +22,14 @@ class Scenario:
 
     Attributes:
         H: complex [n, n_rx, n_users], true small-scale channels h_k (columns), CN(0, I).
-        H_est: complex [n, n_rx, n_users], the BS's estimate H_hat; H = sqrt(beta) H_hat + E.
+        H_hat: complex [n, n_rx, n_users], the BS's estimate H_hat; H = sqrt(beta) H_hat + E.
         p: real [n, n_users], user receive powers p_k (path loss folded in, docs/model.md, item 6).
         sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
         U_T: complex [n, n_tx, n_tx], eigenvectors of R_T (columns, matching sigma_t).
     """
 
     H: torch.Tensor
-    H_est: torch.Tensor
+    H_hat: torch.Tensor
     p: torch.Tensor
     sigma_t: torch.Tensor
     U_T: torch.Tensor
@@ -110,11 +110,11 @@ def sample_scenario(
     beta = checks.in_unit_interval("beta", beta)
     generator = split_generator(seed, split)
     shape = (n, system.n_rx, system.n_users)
-    H_est = complex_gaussian(shape, generator)
+    H_hat = complex_gaussian(shape, generator)
     error = complex_gaussian(shape, generator)
-    H = beta**0.5 * H_est + (1.0 - beta) ** 0.5 * error
+    H = beta**0.5 * H_hat + (1.0 - beta) ** 0.5 * error
     sigma_t = torch.rand((n, system.n_tx), generator=generator, dtype=torch.float64)
     sigma_t = sigma_t.sort(dim=-1, descending=True).values
     U_T = haar_unitary(n, system.n_tx, generator)
     p = torch.full((n, system.n_users), system.user_power, dtype=torch.float64)
-    return Scenario(H=H, H_est=H_est, p=p, sigma_t=sigma_t, U_T=U_T).to(dtype)
+    return Scenario(H=H, H_hat=H_hat, p=p, sigma_t=sigma_t, U_T=U_T).to(dtype)

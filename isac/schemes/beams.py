@@ -21,6 +21,10 @@ from isac.physics.system import SystemConfig
 def zero_forcing_beams(H: torch.Tensor) -> torch.Tensor:
     """complex [..., n_rx, n_users]: W = H^* (H^T H^*)^-1, so h_i^T w_k = 1 if i = k else 0.
 
+    Where the users' channels are linearly dependent (a zero channel, say), H^T H^* is
+    singular and W is the pseudo-inverse of H^T instead: a user with no channel gets the
+    beam 0.
+
     Raises:
         checks.SettingsError: n_users > n_rx, where no zero-forcing beams exist.
     """
@@ -30,7 +34,12 @@ def zero_forcing_beams(H: torch.Tensor) -> torch.Tensor:
             f"zero-forcing needs system.n_users <= system.n_rx, got n_users={n_users} > "
             f"n_rx={n_rx}; leave out the zfbf scheme or add receive antennas"
         )
-    return H.conj() @ torch.linalg.inv(H.mT @ H.conj())
+    inverse, info = torch.linalg.inv_ex(H.mT @ H.conj())
+    beams = H.conj() @ inverse
+    singular = info != 0
+    if singular.any():
+        beams[singular] = torch.linalg.pinv(H[singular].mT)
+    return beams
 
 
 def _mmse(

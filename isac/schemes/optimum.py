@@ -75,7 +75,8 @@ def golden_search_optimum(terms: ProblemTerms, system: SystemConfig) -> torch.Te
     """The global optimum by the project's first method, kept as a cross-check of
     :func:`optimal_powers`: the same 32-point grid, then 30 golden-section steps on the
     WSNR in the best cell (:func:`~isac.schemes.solvers.search_multiplier`), every point
-    solved cold. About five times slower. Returns real [n, n_tx] (float64 inside)."""
+    solved cold; its time against :func:`optimal_powers` is in docs/results.md ("A faster
+    exact optimum"). Returns real [n, n_tx] (float64 inside)."""
     terms64 = terms.to(torch.float64)
     weight = terms64.sensing_weight(system)
     levels, counts = distinct_levels(terms64.sigma_h, system.n_users)

@@ -94,7 +94,7 @@ def traditional_powers(
             slope = fixed_beam_slope(
                 signal, interference, beam_norm, echo, terms.comm_noise, system
             )
-            nu = -(1.0 - system.alpha) * slope / terms.max_rate_c
+            nu = rates.per_maximum(-(1.0 - system.alpha) * slope, terms.max_rate_c)
             step = multilevel_water_filling(
                 terms.sigma_t, levels, weight, nu, system.sensing_power, counts
             )

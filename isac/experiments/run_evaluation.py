@@ -17,14 +17,21 @@ from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
 from isac.config import CsiConfig, DataConfig
-from isac.experiments.designs import Design
-from isac.experiments.evaluation import compare_schemes
-from isac.experiments.runs import checkpoint_path, read_run_config, write_csv, write_json
-from isac.learning.checkpoints import load_checkpoint
+from isac.designer.timed import Design
+from isac.experiments.comparison import compare_schemes
+from isac.files import (
+    checkpoint_path,
+    locked,
+    read_run_config,
+    write_atomically,
+    write_csv,
+    write_json,
+)
+from isac.learning.checkpoints import load_for
 from isac.learning.lit_module import ISACModule
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
-from isac.physics.system import SIZE_SETTINGS, SystemConfig
+from isac.physics.system import SystemConfig
 from isac.schemes.registry import select_schemes
 
 TABLE_COLUMNS = (
@@ -82,20 +89,18 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
-    """The run's network, refused if it is another network than the run trained or was
-    trained for another system (a universal network: bound to the requested point, refused
-    outside its ranges); with ``polish_steps``, polished at inference."""
+    """The run's network, refused if it is another network than the run trained or cannot
+    serve the requested system and receiver (a per-point network: its trained sizes and
+    budget; a universal network: its ranges); with ``polish_steps``, polished at inference."""
     path = checkpoint_path(cfg.run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
         cfg.checkpoint, "checkpoint=best or checkpoint=last"
     )
-    # the Lambda layer's power budget is baked in too
-    module = load_checkpoint(
+    module = load_for(
         path,
-        expected=settings["system"],
-        matching=(*SIZE_SETTINGS, "snr_s_db", "noise_power"),
+        settings["system"],
+        Receiver(settings["receiver"], settings["beta"]),
         remedy=f"evaluate another checkpoint ({other}) or train the run again",
-        beta=settings["beta"],
     )
     if module.name != settings["model"]:
         raise checks.SettingsError(
@@ -128,17 +133,19 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
         repeats=settings["repeats"],
     )
     settings["skipped"] = comparison.skipped
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_table(comparison.rows, settings, out_dir)
-    export_predictions(
-        out_dir / "predictions.npz",
-        comparison.scenario,
-        system,
-        settings["beta"],
-        comparison.designs,
-        comparison.scores,
-        network_name=None if network is None else network.name,
-    )
+    # two evaluations of one run may finish at once: the lock keeps each one's three files
+    # together (the later evaluation's, whole), and each file is written atomically
+    with locked(out_dir):
+        write_table(comparison.rows, settings, out_dir)
+        export_predictions(
+            out_dir / "predictions.npz",
+            comparison.scenario,
+            system,
+            settings["beta"],
+            comparison.designs,
+            comparison.scores,
+            network_name=None if network is None else network.name,
+        )
     return comparison.rows
 
 
@@ -187,7 +194,7 @@ def export_predictions(
     """predictions.npz for other tools: float64/complex128 arrays (keys in docs/evaluation.md)."""
     arrays: dict[str, np.ndarray] = {
         "H": scenario.H.numpy(),
-        "H_est": scenario.H_est.numpy(),
+        "H_hat": scenario.H_hat.numpy(),
         "p": scenario.p.numpy(),
         "sigma_t": scenario.sigma_t.numpy(),
         "R_T": scenario.R_T.numpy(),
@@ -204,4 +211,4 @@ def export_predictions(
     if network_name is not None:
         arrays[f"S__{network_name}"] = designs[network_name].S.to(torch.complex128).numpy()
         arrays[f"W__{network_name}"] = designs[network_name].W.to(torch.complex128).numpy()
-    np.savez(path, **arrays)
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))

@@ -1,7 +1,7 @@
 """Scoring every scheme on the same test set: the paper's comparison (Fig. 7, Table I)
 plus each scheme's distance to the global optimum.
 
-Each scheme is a design (:mod:`isac.experiments.designs`), timed; every design is then
+Each scheme is a design (:mod:`isac.designer.timed`), timed; every design is then
 scored on the true channel H with the same rates:
 
 - ``wsnr``, ``rate_s``, ``rate_c``: the paper's metric, eq. (28). Rc uses the scheme's
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from isac.designer import Designer
-from isac.experiments.designs import Design, design_network, design_scheme, median_ms, timed
+from isac.designer.timed import Design, design_network, design_scheme, median_ms, timed
 from isac.learning.lit_module import ISACModule
 from isac.physics import rates
 from isac.physics.problem import ProblemTerms
@@ -59,7 +59,7 @@ def score(
     sigma_s = design.sigma_s.to(truth.sigma_t.dtype)
     rate_s = truth.sensing_rate(sigma_s, system)
     echo = rates.echo_interference(sigma_s, truth.sigma_t, system.waveform_len)
-    H, H_est, p = scenario.H, scenario.H_est, scenario.p
+    H, H_hat, p = scenario.H, scenario.H_hat, scenario.p
 
     def rate_of(channel: torch.Tensor, W: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         sinr = rates.sinr_fixed_beams(*rates.beam_terms(channel, p, W), echo, noise)
@@ -69,11 +69,11 @@ def score(
         return rates.wsnr(rate_s, rate_c, truth.max_rate_s, truth.max_rate_c, system.alpha)
 
     rule = BEAM_RULES[design.beam_rule]
-    bound_channel, bound_noise = error_as_noise(H_est, p, system, receiver.beta)
+    bound_channel, bound_noise = error_as_noise(H_hat, p, system, receiver.beta)
     metrics: dict[str, torch.Tensor] = {}
     # at beta = 0 the robust receiver is undefined (Receiver refuses it)
     for kind in [k for k in RECEIVERS if k != "robust" or receiver.beta > 0]:
-        channel, noise = Receiver(kind, receiver.beta).model(H_est, p, system, H)
+        channel, noise = Receiver(kind, receiver.beta).model(H_hat, p, system, H)
         if kind == "genie" and rule.closed_form_rate is not None:
             realised = rule.closed_form_rate(truth, sigma_s, system)  # e.g. (26)
         else:
@@ -173,21 +173,21 @@ def compare_schemes(
     scenario = sample_scenario(system, n_test, beta=beta, seed=seed, split="test")
     truth = ProblemTerms.from_scenario(scenario, system)
     arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
-    R_T, H_est, p = arrived.R_T, arrived.H_est, arrived.p
+    R_T, H_hat, p = arrived.R_T, arrived.H_hat, arrived.p
     designs: dict[str, Design] = {}
     if network is not None:
-        design = timed(lambda: design_network(network, R_T, H_est, p, system, chosen), repeats)
-        designer = Designer.from_module(network, chosen)
+        design = timed(lambda: design_network(network, R_T, H_hat, p, system, chosen), repeats)
+        designer = Designer.from_module(network, chosen, system)
         ms_batch_1 = median_ms(
-            lambda i: designer(R_T[i], H_est[i], p[i]), min(n_test, SINGLE_SAMPLE_CALLS)
+            lambda i: designer(R_T[i], H_hat[i], p[i]), min(n_test, SINGLE_SAMPLE_CALLS)
         )
         designs[network.name] = replace(design, info={**design.info, "ms_batch_1": ms_batch_1})
     for name in names:
         designs[name] = timed(
-            lambda name=name: design_scheme(name, R_T, H_est, p, system, chosen), repeats
+            lambda name=name: design_scheme(name, R_T, H_hat, p, system, chosen), repeats
         )
     objective = ProblemTerms.for_receiver(
-        chosen, scenario.H_est, scenario.p, scenario.sigma_t, system, scenario.H
+        chosen, scenario.H_hat, scenario.p, scenario.sigma_t, system, scenario.H
     )
     scores = {
         name: score(design, scenario, truth, objective, system, chosen)

@@ -22,15 +22,17 @@ Outputs (:class:`DesignOutput`), in the inputs' precision:
   (:mod:`isac.physics.receivers`). A trained network's designer takes the receiver it
   was trained for unless one is given.
 
-A learned design runs as :class:`~isac.learning.pipeline.NetworkPipeline` on a batch; a
+A learned design runs as :class:`~isac.designer.pipelines.NetworkPipeline` on a batch; a
 single sample of a network that compiles to numpy (ISACNN, FC-NN) runs as
-:class:`~isac.learning.pipeline.SingleSamplePipeline`, where torch's per-operation
-dispatch would otherwise dominate. Checks of the inputs (docs/evaluation.md, "The design
-API") run unless ``check=False``.
+:class:`~isac.designer.pipelines.SingleSamplePipeline`, where torch's per-operation
+dispatch would otherwise dominate; a network that does not compile runs in torch, and the
+designer logs why (:attr:`Designer.single_sample_path`). Checks of the inputs
+(docs/evaluation.md, "The design API") run unless ``check=False``.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,23 +40,52 @@ import numpy as np
 import torch
 
 from isac import checks
-from isac.experiments.designs import design_scheme
-from isac.experiments.runs import checkpoint_path
+from isac.designer.numpy_program import NotCompilable
+from isac.designer.pipelines import NetworkPipeline, SingleSamplePipeline
+from isac.designer.timed import design_scheme
+from isac.files import checkpoint_path
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
-from isac.learning.numpy_network import NotCompilable
-from isac.learning.pipeline import NetworkPipeline, SingleSamplePipeline
 from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES, select_schemes
 
+log = logging.getLogger(__name__)
+
 HERMITIAN_TOLERANCE = 100  # multiples of eps * max|R_T| allowed in R_T - R_T^H and below 0
 
 
-def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+COMPLEX_DTYPES = (torch.complex64, torch.complex128)
+REAL_DTYPES = (torch.float32, torch.float64)
+ARGUMENT_DTYPES = {"R_T": COMPLEX_DTYPES, "H_hat": COMPLEX_DTYPES, "p": REAL_DTYPES}
+"""The precisions the design takes, per argument."""
+
+
+def _refuse_dtype(name: str, dtype: object) -> None:
+    allowed = " or ".join(str(d).removeprefix("torch.") for d in ARGUMENT_DTYPES[name])
+    raise checks.SettingsError(f"{name} must be {allowed}, got {dtype}")
+
+
+def _array(name: str, x: torch.Tensor | np.ndarray) -> np.ndarray:
     """A tensor's values as a numpy array (a view where it can be), or an array with
     positive strides (torch.from_numpy refuses negative ones)."""
-    return x.numpy(force=True) if torch.is_tensor(x) else np.ascontiguousarray(x)
+    if torch.is_tensor(x):
+        if x.dtype not in ARGUMENT_DTYPES[name]:
+            _refuse_dtype(name, x.dtype)
+        return x.numpy(force=True)
+    return np.ascontiguousarray(x)
+
+
+def _tensor(name: str, x: object) -> torch.Tensor:
+    """``x`` as a tensor of a precision the design takes, or a one-line refusal."""
+    try:
+        tensor = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError):
+        dtype = getattr(x, "dtype", type(x).__name__)
+        _refuse_dtype(name, dtype)
+    if tensor.dtype not in ARGUMENT_DTYPES[name]:
+        _refuse_dtype(name, tensor.dtype)
+    return tensor
 
 
 class DesignOutput(NamedTuple):
@@ -73,6 +104,8 @@ class Designer:
 
     Attributes:
         name: the network's or scheme's name. system: the system it designs for.
+        receiver: the receiver it designs for. single_sample_path: how one sample runs:
+            ``"numpy"``, or ``"torch"`` with the reason the numpy program was refused.
     """
 
     def __init__(
@@ -85,22 +118,42 @@ class Designer:
         self.name = name
         self.system = system
         self.receiver = receiver
-        self._pipeline = self._single = self._required_power = None
+        self._pipeline = self._single = None
+        self.single_sample_path = "torch (a scheme)"
         if module is not None:
-            self._required_power = getattr(module.network, "required_user_power", None)
+            reason = module.network.refusal(system, receiver)
+            if reason is not None:
+                raise checks.SettingsError(f"network {name!r} cannot design here: {reason}")
             self._pipeline = NetworkPipeline(module.network, system, receiver).eval()
             n_tx, n_rx, n_users = system.n_tx, system.n_rx, system.n_users
-            self._single_signature = ((n_tx, n_tx), (n_rx, n_users), (n_users,), "c", "c", "f")
+            shapes = ((n_tx, n_tx), (n_rx, n_users), (n_users,))
+            self._single_signatures = frozenset(
+                (*shapes, r, h, q) for r in "FD" for h in "FD" for q in "fd"
+            )
             try:
                 self._single = SingleSamplePipeline(module.network, system, receiver)
-            except NotCompilable:
-                pass  # e.g. PriceNet, whose water-filling iterates: the torch pipeline serves
+                self.single_sample_path = "numpy"
+            except NotCompilable as refusal:
+                # e.g. PriceNet, whose water-filling iterates: the torch pipeline serves
+                self.single_sample_path = f"torch ({refusal})"
+                log.info("network %r designs one sample in torch: %s", name, refusal)
 
     @classmethod
-    def from_module(cls, module: ISACModule, receiver: Receiver | None = None) -> Designer:
-        """The trained network of a loaded module (:func:`load_checkpoint`), with the beams
-        of ``receiver`` (by default, the receiver it was trained for)."""
-        return cls(module.name, module.system, module.eval(), receiver or module.receiver)
+    def from_module(
+        cls,
+        module: ISACModule,
+        receiver: Receiver | None = None,
+        system: SystemConfig | None = None,
+    ) -> Designer:
+        """The trained network of a loaded module (:func:`load_checkpoint`) for ``system``
+        (its own by default; a universal network serves any point of its ranges) with the
+        beams of ``receiver`` (by default, the receiver it was trained for).
+
+        Raises:
+            checks.SettingsError: the network cannot serve that system and receiver.
+        """
+        system = module.system if system is None else system
+        return cls(module.name, system, module.eval(), receiver or module.receiver)
 
     @classmethod
     def from_checkpoint(
@@ -109,11 +162,8 @@ class Designer:
         system: SystemConfig | None = None,
         receiver: Receiver | None = None,
     ) -> Designer:
-        """The network of a checkpoint; with ``system``, refused if its sizes differ (a
-        universal network is bound to ``system`` and the ``receiver``'s beta instead, and
-        refused outside its trained ranges)."""
-        beta = None if receiver is None else receiver.beta
-        return cls.from_module(load_checkpoint(path, expected=system, beta=beta), receiver)
+        """The network of a checkpoint, as :meth:`from_module`."""
+        return cls.from_module(load_checkpoint(path), receiver, system)
 
     @classmethod
     def from_run(
@@ -157,13 +207,11 @@ class Designer:
         one = getattr(R_T, "ndim", None) == 2  # tensor or array; anything else: as_tensor
         if one and self._single is not None and getattr(R_T, "is_cpu", True):
             return self._design_single(R_T, H_hat, p, check)
-        R_T, H_hat, p = (torch.as_tensor(x) for x in (R_T, H_hat, p))
+        R_T, H_hat, p = _tensor("R_T", R_T), _tensor("H_hat", H_hat), _tensor("p", p)
         single = R_T.dim() == 2
         self._check_shapes(R_T, H_hat, p, None if single else R_T.shape[0])
         if single:
             R_T, H_hat, p = R_T[None], H_hat[None], p[None]
-        if self._required_power is not None:
-            self._check_user_power(p)
         arrays = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
         scale = self._check_values(*arrays) if check else None
         with torch.inference_mode():
@@ -182,10 +230,10 @@ class Designer:
         self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, check: bool
     ) -> DesignOutput:
         """One sample on the CPU through the numpy pipeline, with the checks in numpy too."""
-        R, H, powers = _array(R_T), _array(H_hat), _array(p)
-        signature = (R.shape, H.shape, powers.shape, R.dtype.kind, H.dtype.kind, powers.dtype.kind)
-        if signature != self._single_signature:  # one tuple comparison on the hot path
-            self._check_shapes(*(torch.as_tensor(x) for x in (R, H, powers)), None)
+        R, H, powers = _array("R_T", R_T), _array("H_hat", H_hat), _array("p", p)
+        signature = (R.shape, H.shape, powers.shape, R.dtype.char, H.dtype.char, powers.dtype.char)
+        if signature not in self._single_signatures:  # one set lookup on the hot path
+            self._check_shapes(_tensor("R_T", R), _tensor("H_hat", H), _tensor("p", powers), None)
         scale = self._check_values(R, H, powers) if check else None
         sigma_s, S, W, lowest = self._single(R, H, powers)
         if scale is not None:
@@ -195,17 +243,18 @@ class Designer:
     def _check_shapes(
         self, R_T: torch.Tensor, H_hat: torch.Tensor, p: torch.Tensor, n: int | None
     ) -> None:
-        """Shapes of one sample (``n`` None) or of a batch of ``n``."""
+        """Shapes of one sample (``n`` None) or of a batch of ``n`` >= 1 (precisions are
+        checked where the arguments become tensors, :func:`_tensor`)."""
         system = self.system
+        if n == 0:
+            raise checks.SettingsError(
+                f"R_T, H_hat and p must hold one sample or a batch of at least one, got a "
+                f"batch of 0 (R_T of shape {list(R_T.shape)})"
+            )
         batch = () if n is None else (n,)
         checks.shape("R_T", R_T, (*batch, system.n_tx, system.n_tx))
         checks.shape("H_hat", H_hat, (*batch, system.n_rx, system.n_users))
         checks.shape("p", p, (*batch, system.n_users))
-        if not (R_T.is_complex() and H_hat.is_complex()) or p.is_complex():
-            raise checks.SettingsError(
-                "R_T and H_hat must be complex and p real, got "
-                f"R_T {R_T.dtype}, H_hat {H_hat.dtype}, p {p.dtype}"
-            )
 
     @staticmethod
     def _check_values(R: np.ndarray, H: np.ndarray, powers: np.ndarray) -> np.ndarray:
@@ -241,17 +290,6 @@ class Designer:
             f"R_T must be Hermitian, got max |R_T - R_T^H| = {asymmetry.max():.3g} "
             f"against max |R_T| = {scale.max():.3g}"
         )
-
-    def _check_user_power(self, p: torch.Tensor) -> None:
-        """Refuse powers other than the one a network's design assumes (PriceNet for the
-        robust receiver: its features do not carry the users' total power)."""
-        required = self._required_power
-        if not torch.allclose(p, torch.full_like(p, required), rtol=1e-5, atol=0.0):
-            raise checks.SettingsError(
-                f"p must be {required:g} for every user: network {self.name!r} was trained "
-                f"for the robust receiver with every user at system.user_power; got "
-                f"{p.min().item():g}..{p.max().item():g}"
-            )
 
     def _check_definite(self, lowest: np.ndarray, scale: np.ndarray) -> None:
         """Refuse an R_T with a negative eigenvalue (its EVD comes with the design)."""

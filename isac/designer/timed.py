@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from isac.designer.pipelines import NetworkPipeline, eigen_inputs
 from isac.learning.lit_module import ISACModule
-from isac.learning.pipeline import NetworkPipeline, eigen_inputs
 from isac.physics import recover
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import GENIE, Receiver
@@ -43,24 +43,24 @@ class Design:
 def design_network(
     network: ISACModule,
     R_T: torch.Tensor,
-    H_est: torch.Tensor,
+    H_hat: torch.Tensor,
     p: torch.Tensor,
     system: SystemConfig,
     receiver: Receiver = GENIE,
 ) -> Design:
     """The learned scheme: EVD of R_T, features (29), network, recovery (31)-(32) with
-    ``receiver``'s beams (:class:`~isac.learning.pipeline.NetworkPipeline`, run eagerly)."""
+    ``receiver``'s beams (:class:`~isac.designer.pipelines.NetworkPipeline`, run eagerly)."""
     start = time.perf_counter()
     with torch.inference_mode():
         pipeline = NetworkPipeline(network.network, system, receiver)
-        sigma_s, S, W, lowest = pipeline(R_T, H_est, p)
+        sigma_s, S, W, lowest = pipeline(R_T, H_hat, p)
     return Design(sigma_s, S, W, "mmse", time.perf_counter() - start, {}, lowest)
 
 
 def design_scheme(
     name: str,
     R_T: torch.Tensor,
-    H_est: torch.Tensor,
+    H_hat: torch.Tensor,
     p: torch.Tensor,
     system: SystemConfig,
     receiver: Receiver = GENIE,
@@ -72,7 +72,7 @@ def design_scheme(
     scheme = SCHEMES[name]
     start = time.perf_counter()
     sigma_t, U_T, lowest = eigen_inputs(R_T)
-    channel, noise = receiver.model(H_est, p, system)
+    channel, noise = receiver.model(H_hat, p, system)
     seen = ProblemTerms.from_channels(channel, p, sigma_t, system, noise)
     powers = scheme.design(SchemeInputs(seen, channel, p, system))
     S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)

@@ -2,20 +2,22 @@
 
 At batch size 1 a torch operation costs 2-20 us of dispatch, several times the
 arithmetic; a numpy operation on the same few hundred numbers costs about 1 us. So a
-network made of a ``trunk`` (``nn.Sequential`` of BatchNorm1d, Conv1d, Linear, ReLU and
-Flatten) and a :class:`~isac.learning.networks.PowerHead` -- ISACNN and FC-NN -- is
-compiled, once, into numpy steps on a flat float32 vector:
+network of the paper's form, ``head(trunk(features))`` with a ``trunk``
+(``nn.Sequential`` of BatchNorm1d, Conv1d, Linear, ReLU and Flatten) and a
+:class:`~isac.learning.networks.PowerHead` -- ISACNN and FC-NN -- is compiled, once,
+into numpy steps on a flat float32 vector:
 
 - an eval-mode BatchNorm is an affine map per channel and is folded into the Conv1d or
   Linear that follows it. With zero 'same' padding a folded shift reaches fewer taps at
   the edges, so a convolution's bias becomes a per-position map;
 - a Conv1d is one gather of its input windows (padding read from an appended zero) and
   one matrix product;
-- the head's two Linear layers are merged into one, followed by the sigmoids and the
-  Lambda layer.
+- the head's two Linear layers are merged into one, followed by the Lambda layer, the
+  same function the torch head calls (:func:`~isac.learning.networks.lambda_layer`).
 
-:func:`compile_network` checks the program against the torch network on random inputs
-and refuses any network it cannot reproduce (docs/evaluation.md, "The design API").
+:func:`compile_network` checks the program against the torch network on features of the
+network's own scenario and refuses any network it cannot reproduce (docs/evaluation.md,
+"The design API").
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from isac.learning.networks import PowerHead
+from isac.learning.features import feature_count, input_features
+from isac.learning.networks import FeatureNetwork, PowerHead, lambda_layer
+from isac.physics.scenario import sample_scenario
+from isac.physics.system import SystemConfig
 
 Step = Callable[[np.ndarray], np.ndarray]
 AGREEMENT_RTOL = 1e-4  # float32 round-off of a reordered sum, relative to the largest sigma_s
@@ -113,19 +118,15 @@ def _conv_step(
 
 
 def _head_step(head: PowerHead) -> Step:
-    """PowerHead: BN folded into the theta and eta Linear layers, merged as one; the
-    sigmoids; the Lambda layer sigma_s = P_s eta sort_desc(theta / sum(theta))."""
+    """PowerHead: BN folded into the theta and eta Linear layers, merged as one; then the
+    Lambda layer."""
     weight = _array(torch.cat([head.theta.weight, head.eta.weight]))
     bias = _array(torch.cat([head.theta.bias, head.eta.bias]))
     logits = _linear_step(weight, bias, *_affine(head.norm), relu=False)
     sensing_power = np.float32(head.sensing_power)
 
     def step(x: np.ndarray) -> np.ndarray:
-        # the sigmoid as 0.5 (1 + tanh(z/2)): 1/(1 + exp(-z)) overflows in float32 for z < -88
-        gates = 0.5 * (1.0 + np.tanh(0.5 * logits(x)))
-        theta = gates[:-1]
-        # sigmoid is monotone, so sorting theta sorts the shares
-        return (sensing_power * gates[-1] / theta.sum()) * np.sort(theta)[::-1]
+        return lambda_layer(logits(x), sensing_power)
 
     return step
 
@@ -177,28 +178,37 @@ class NumpyNetwork:
         return x
 
 
-def compile_network(network: nn.Module, in_features: int, checks: int = 16) -> NumpyNetwork:
+def compile_network(network: nn.Module, system: SystemConfig, checks: int = 64) -> NumpyNetwork:
     """Compile ``network`` (``head(trunk(features))``, in eval mode) into numpy steps.
 
     Args:
-        network: with a ``trunk`` ``nn.Sequential`` and a :class:`PowerHead` ``head``.
-        in_features: length of the feature vector (29).
-        checks: random feature vectors on which the program must match the network.
+        network: a :class:`~isac.learning.networks.FeatureNetwork` with a ``trunk``
+            ``nn.Sequential`` and a :class:`PowerHead` ``head``.
+        system: the system it designs for; the check's features are drawn from its scenario.
+        checks: feature vectors (29) of that scenario on which the program must match it.
 
     Raises:
         NotCompilable: another structure, or a forward pass the program does not match
             to :data:`AGREEMENT_RTOL` (e.g. one that is not ``head(trunk(features))``).
     """
+    if not isinstance(network, FeatureNetwork):
+        raise NotCompilable(f"{type(network).__name__} reads more than the features (29)")
     trunk, head = getattr(network, "trunk", None), getattr(network, "head", None)
     if not isinstance(trunk, nn.Sequential) or not isinstance(head, PowerHead):
         raise NotCompilable(f"{type(network).__name__} is not a trunk and a PowerHead")
     if network.training:
         raise NotCompilable("the network is in training mode; its BatchNorms use batch statistics")
+    scenario = sample_scenario(system, checks, seed=0, split="compile-check")
+    features = input_features(scenario.H_hat, scenario.p, scenario.sigma_t, system.noise_power)
+    features = features.float()
     with torch.no_grad():
-        program = NumpyNetwork([*_trunk_steps(trunk, in_features), _head_step(head)])
-        features = torch.randn(checks, in_features, generator=torch.Generator().manual_seed(0))
-        expected = _array(network(features))
+        program = NumpyNetwork([*_trunk_steps(trunk, feature_count(system)), _head_step(head)])
+        expected = _array(network.from_features(features))
     actual = np.stack([program(row) for row in features.numpy()])
     if not np.allclose(actual, expected, rtol=0.0, atol=AGREEMENT_RTOL * np.abs(expected).max()):
-        raise NotCompilable(f"the numpy program of {type(network).__name__} does not match it")
+        worst = np.abs(actual - expected).max() / np.abs(expected).max()
+        raise NotCompilable(
+            f"the numpy program of {type(network).__name__} differs from it by {worst:.3g} of "
+            f"the largest sigma_s on features of its scenario (allowed {AGREEMENT_RTOL:g})"
+        )
     return program

@@ -1,10 +1,13 @@
-"""A training run's directory: what it holds, how it is written, and how it is read back.
+"""The files the project writes and reads back: names, atomic writes, damage reported in one line.
+
+The bottom room of the package (docs/layout.md): it imports nothing of the project but
+:mod:`isac.checks`. A training run's directory holds
 
     <run>/config.yaml              the resolved config (written once; a resume reuses it)
     <run>/checkpoints/best.ckpt    lowest validation loss
     <run>/checkpoints/last.ckpt    end of the latest epoch, for resuming
     <run>/tensorboard/             TensorBoard events
-    <run>/metrics.json             final metrics (:mod:`isac.learning.training`)
+    <run>/metrics.json             final metrics (:mod:`isac.experiments.training_job`)
     <run>/evaluation/              what ``evaluate.py`` writes
 
 Every file here is written atomically (a temporary file, then a rename), so a run killed
@@ -19,11 +22,13 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import yaml
+from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
@@ -43,7 +48,8 @@ def checkpoint_path(run_dir: str | Path, which: str) -> Path:
 
 def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """Call ``write`` on a temporary file beside ``path``, flush it to disk, then rename it
-    onto ``path``: readers see the old file or the whole new one, never a part."""
+    onto ``path``: readers see the old file or the whole new one, never a part. The file
+    gets the permissions the umask gives a new file (a temporary file is private)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
@@ -51,11 +57,32 @@ def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> No
         with handle:
             write(handle)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def locked(directory: str | Path) -> Iterator[None]:
+    """Hold the lock of ``directory`` (``<directory>/.lock``, created if need be): writers
+    that take it one after another never interleave their files there."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(directory / LOCK_FILE):
+        yield
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -100,12 +127,23 @@ def read_run_config(run_dir: str | Path, setting: str = "run") -> DictConfig:
         cfg, reason = None, f"is not valid YAML ({problem})"
     else:
         reason = None if isinstance(cfg, DictConfig) and "system" in cfg else "holds no run config"
+        if reason is None and _has_interpolation(OmegaConf.to_container(cfg)):
+            # a saved config holds resolved values; an interpolation would be evaluated
+            reason = "holds an interpolation ${...}, which no saved run config has"
     if reason is not None:
         raise checks.SettingsError(
             f"{path} {reason}: it is written when the run starts; restore it from a copy "
             "of the run, or start a new run"
         )
     return cfg
+
+
+def _has_interpolation(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_interpolation(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_interpolation(item) for item in value)
+    return isinstance(value, str) and "${" in value
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:

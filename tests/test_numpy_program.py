@@ -1,4 +1,4 @@
-"""The numpy program of a network (isac.learning.numpy_network) against torch's float64
+"""The numpy program of a network (isac.designer.numpy_program) against torch's float64
 forward pass, and what it refuses to compile."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from isac.designer.numpy_program import NotCompilable, compile_network
 from isac.learning.features import feature_count
 from isac.learning.networks import FCNN, ISACNN
-from isac.learning.numpy_network import NotCompilable, compile_network
 from isac.learning.price_network import PriceNet
 from isac.physics.system import SystemConfig
 
@@ -38,10 +38,10 @@ def randomised(network: nn.Module) -> nn.Module:
 @pytest.mark.parametrize("network_class", (ISACNN, FCNN))
 def test_the_numpy_program_matches_the_float64_torch_network(network_class, system):
     network = randomised(network_class(system))
-    program = compile_network(network, feature_count(system))
+    program = compile_network(network, system)
     features = torch.randn(32, feature_count(system), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        expected = network.double()(features.double()).numpy()
+        expected = network.double().from_features(features.double()).numpy()
     actual = np.stack([program(row) for row in features.numpy()])
     assert actual.dtype == np.float32 and actual.shape == (32, system.n_tx)
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * system.sensing_power)
@@ -53,27 +53,26 @@ def test_the_numpy_program_matches_the_float64_torch_network(network_class, syst
 class DoubledISACNN(ISACNN):
     """A trunk and a PowerHead whose forward is not head(trunk(x))."""
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return 0.5 * super().forward(features)
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        return 0.5 * super().from_features(features)
 
 
 def test_what_the_numpy_program_cannot_reproduce_is_refused():
     system = SYSTEMS[1]
-    count = feature_count(system)
-    with pytest.raises(NotCompilable, match="not a trunk and a PowerHead"):
-        compile_network(PriceNet(system).eval(), count)
+    with pytest.raises(NotCompilable, match="reads more than the features"):
+        compile_network(PriceNet(system).eval(), system)
     with pytest.raises(NotCompilable, match="training mode"):
-        compile_network(ISACNN(system).train(), count)
-    with pytest.raises(NotCompilable, match="does not match"):
-        compile_network(randomised(DoubledISACNN(system)), count)
+        compile_network(ISACNN(system).train(), system)
+    with pytest.raises(NotCompilable, match="differs from it by .* on features of its scenario"):
+        compile_network(randomised(DoubledISACNN(system)), system)
     even_kernel = randomised(ISACNN(system))
     even_kernel.trunk[1] = nn.Conv1d(1, 2, 4, padding=2)
     with pytest.raises(NotCompilable, match="odd-kernel"):
-        compile_network(even_kernel, count)
+        compile_network(even_kernel, system)
     relu_after_norm = randomised(FCNN(system))
     relu_after_norm.trunk[1] = nn.ReLU()
     with pytest.raises(NotCompilable, match="no numpy step for ReLU"):
-        compile_network(relu_after_norm, count)
+        compile_network(relu_after_norm, system)
 
 
 def test_a_saturated_gate_is_exact_and_silent():
@@ -83,12 +82,12 @@ def test_a_saturated_gate_is_exact_and_silent():
     network = randomised(ISACNN(system))
     with torch.no_grad():
         network.head.theta.bias[0] = -200.0
-    program = compile_network(network, feature_count(system))
+    program = compile_network(network, system)
     features = torch.randn(4, feature_count(system), generator=torch.Generator().manual_seed(3))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         actual = np.stack([program(row) for row in features.numpy()])
     with torch.no_grad():
-        expected = network.double()(features.double()).numpy()
+        expected = network.double().from_features(features.double()).numpy()
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * system.sensing_power)
     assert (actual[:, -1] == 0).all()  # the saturated share is exactly 0, sorted last
