@@ -97,6 +97,13 @@ def one_of(name: str, value: object, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
+def plain_mapping(name: str, value: object) -> Mapping[str, Any]:
+    """Return ``value``, or raise if it is not a mapping (a settings group)."""
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{name} must be a mapping of settings, got {value!r}")
+    return value
+
+
 def settings_of(group: str, cls: type[T], values: Mapping[str, Any]) -> T:
     """``cls(**values)`` for a settings dataclass, refusing keys it does not have.
 

@@ -109,11 +109,16 @@ def write_config(path: str | Path, cfg: DictConfig) -> None:
     write_atomically(path, lambda handle: handle.write(text))
 
 
+RUN_CONFIG_KEYS = ("system", "csi.beta", "data.n_test", "data.seed", "model.name")
+"""What every run's ``config.yaml`` holds, whatever version wrote it."""
+
+
 def read_run_config(run_dir: str | Path, setting: str = "run") -> DictConfig:
     """The saved ``config.yaml`` of the training run in ``run_dir``.
 
     Raises:
-        checks.SettingsError: ``run_dir`` holds no ``config.yaml``, or it cannot be read.
+        checks.SettingsError: ``run_dir`` holds no ``config.yaml``, or it cannot be read,
+            lacks one of :data:`RUN_CONFIG_KEYS` (truncated) or holds an interpolation.
     """
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
@@ -127,6 +132,9 @@ def read_run_config(run_dir: str | Path, setting: str = "run") -> DictConfig:
         cfg, reason = None, f"is not valid YAML ({problem})"
     else:
         reason = None if isinstance(cfg, DictConfig) and "system" in cfg else "holds no run config"
+        missing = [] if reason else [k for k in RUN_CONFIG_KEYS if OmegaConf.select(cfg, k) is None]
+        if missing:
+            reason = f"lacks {missing[0]} (truncated or edited)"
         if reason is None and _has_interpolation(OmegaConf.to_container(cfg)):
             # a saved config holds resolved values; an interpolation would be evaluated
             reason = "holds an interpolation ${...}, which no saved run config has"

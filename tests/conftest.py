@@ -15,8 +15,28 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from helpers import TINY, config  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 from isac.experiments.training_job import train  # noqa: E402
+
+# the property tier (tests/test_properties.py): seeded, and bounded in the default run
+settings.register_profile(
+    "fast",
+    max_examples=6,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 @pytest.fixture(scope="session")

@@ -232,10 +232,14 @@ def test_bad_requests_are_refused(trained_run, tmp_path, overrides, message):
 
 
 def test_a_missing_run_is_refused(tmp_path):
-    with pytest.raises(SettingsError, match=r"run=<training run directory> is required"):
+    with pytest.raises(
+        SettingsError, match=r"run=<training run directory> or pretrained=<name> is"
+    ):
         evaluate(evaluate_config(), tmp_path)
     with pytest.raises(SettingsError, match=r"is not a training run directory"):
         evaluate(evaluate_config(f"run={tmp_path}"), tmp_path)
+    with pytest.raises(SettingsError, match=r"give run=<run directory> or pretrained=<name>, not"):
+        evaluate(evaluate_config(f"run={tmp_path}", "pretrained=isacnn"), tmp_path)
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
 """The online design API: from what the base station holds to its waveform and beams.
 
     from isac.designer import Designer
-    designer = Designer.from_run("outputs/train/default")      # or Designer.from_scheme("optimum")
-    sigma_s, S, W = designer(R_T, H_hat, p)                     # one sample or a batch
+    designer = Designer.from_run("outputs/train/default")  # a trained run, or
+    designer = Designer.from_pretrained("universal")       # a design shipped with the package,
+    designer = Designer.from_scheme("optimum")             # or a registered scheme
+    sigma_s, S, W = designer(R_T, H_hat, p)                # one sample or a batch
 
 Inputs, one sample (a batch adds a leading dimension n to each):
 
@@ -33,6 +35,8 @@ designer logs why (:attr:`Designer.single_sample_path`). Checks of the inputs
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,6 +50,7 @@ from isac.designer.timed import design_scheme
 from isac.files import checkpoint_path
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
+from isac.learning.pretrained import pretrained_run
 from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import SCHEMES, select_schemes
@@ -86,6 +91,28 @@ def _tensor(name: str, x: object) -> torch.Tensor:
     if tensor.dtype not in ARGUMENT_DTYPES[name]:
         _refuse_dtype(name, tensor.dtype)
     return tensor
+
+
+def _scale_refusal(what: str, R_T, H_hat, p) -> checks.SettingsError:
+    """The one-line refusal of inputs whose scale the design's precision cannot represent."""
+    R_T, H_hat, p = (np.asarray(torch.as_tensor(x).cpu()) for x in (R_T, H_hat, p))
+    return checks.SettingsError(
+        f"the design of these inputs {what} in {H_hat.real.dtype}: their scale "
+        f"(max |R_T| = {np.abs(R_T).max():.3g}, max |H_hat| = {np.abs(H_hat).max():.3g}, "
+        f"max p = {p.max():.3g}, against the noise power) is beyond what it represents; "
+        "use the noise-normalised units of docs/model.md (item 6), or float64"
+    )
+
+
+@contextmanager
+def beyond_precision(R_T, H_hat, p) -> Iterator[None]:
+    """Turn a singular linear system met in the design (the users' covariance so far above
+    the noise that adding the noise changes nothing in this precision) into the refusal
+    of :func:`_scale_refusal`."""
+    try:
+        yield
+    except (torch.linalg.LinAlgError, np.linalg.LinAlgError):
+        raise _scale_refusal("meets a singular system", R_T, H_hat, p) from None
 
 
 class DesignOutput(NamedTuple):
@@ -177,6 +204,15 @@ class Designer:
         return cls.from_checkpoint(checkpoint_path(run_dir, checkpoint), system, receiver)
 
     @classmethod
+    def from_pretrained(
+        cls, name: str, system: SystemConfig | None = None, receiver: Receiver | None = None
+    ) -> Designer:
+        """A design shipped with the package (``isacnn``, ``pricenet``, ``universal``;
+        :mod:`isac.learning.pretrained`), offline, its files checked against their
+        checksums; then as :meth:`from_run`."""
+        return cls.from_run(pretrained_run(name), "best", system, receiver)
+
+    @classmethod
     def from_scheme(
         cls, name: str, system: SystemConfig | None = None, receiver: Receiver = GENIE
     ) -> Designer:
@@ -214,7 +250,7 @@ class Designer:
             R_T, H_hat, p = R_T[None], H_hat[None], p[None]
         arrays = (x.detach().cpu().numpy() for x in (R_T, H_hat, p))
         scale = self._check_values(*arrays) if check else None
-        with torch.inference_mode():
+        with torch.inference_mode(), beyond_precision(R_T, H_hat, p):
             if self._pipeline is None:
                 design = design_scheme(self.name, R_T, H_hat, p, self.system, self.receiver)
                 sigma_s, S, W, lowest = design.sigma_s, design.S, design.W, design.lowest_eigenvalue
@@ -222,6 +258,7 @@ class Designer:
                 sigma_s, S, W, lowest = self._pipeline(R_T, H_hat, p)
         if scale is not None:
             self._check_definite(lowest.cpu().numpy(), scale)
+            self._check_finite(sigma_s.sum() + W.sum(), R_T, H_hat, p)
         if single:
             return DesignOutput(sigma_s[0], S[0], W[0])
         return DesignOutput(sigma_s, S, W)
@@ -235,9 +272,11 @@ class Designer:
         if signature not in self._single_signatures:  # one set lookup on the hot path
             self._check_shapes(_tensor("R_T", R), _tensor("H_hat", H), _tensor("p", powers), None)
         scale = self._check_values(R, H, powers) if check else None
-        sigma_s, S, W, lowest = self._single(R, H, powers)
+        with beyond_precision(R, H, powers):
+            sigma_s, S, W, lowest = self._single(R, H, powers)
         if scale is not None:
             self._check_definite(lowest, scale)
+            self._check_finite(sigma_s.sum() + W.sum(), R, H, powers)
         return DesignOutput(torch.from_numpy(sigma_s), torch.from_numpy(S), torch.from_numpy(W))
 
     def _check_shapes(
@@ -290,6 +329,13 @@ class Designer:
             f"R_T must be Hermitian, got max |R_T - R_T^H| = {asymmetry.max():.3g} "
             f"against max |R_T| = {scale.max():.3g}"
         )
+
+    @staticmethod
+    def _check_finite(total, R_T, H_hat, p) -> None:
+        """Refuse a design that overflowed (``total``, the sum of sigma_s and W, is not
+        finite): inputs whose scale the precision cannot represent."""
+        if not np.isfinite(complex(total)):
+            raise _scale_refusal("is not finite", R_T, H_hat, p)
 
     def _check_definite(self, lowest: np.ndarray, scale: np.ndarray) -> None:
         """Refuse an R_T with a negative eigenvalue (its EVD comes with the design)."""

@@ -22,13 +22,14 @@ from isac.experiments.comparison import compare_schemes
 from isac.files import (
     checkpoint_path,
     locked,
-    read_run_config,
     write_atomically,
     write_csv,
     write_json,
 )
 from isac.learning.checkpoints import load_for
 from isac.learning.lit_module import ISACModule
+from isac.learning.pretrained import pretrained_run
+from isac.learning.training import read_saved_run
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
@@ -49,26 +50,43 @@ TABLE_COLUMNS = (
 )
 
 
+def run_of(cfg: DictConfig) -> Path | None:
+    """The run to evaluate: ``cfg.run``, or the shipped design ``cfg.pretrained``
+    (:func:`~isac.learning.pretrained.pretrained_run`, checked against its checksums), or
+    None for ``baselines_only``.
+
+    Raises:
+        checks.SettingsError: none or both of run and pretrained, without baselines_only.
+    """
+    if cfg.run is not None and cfg.pretrained is not None:
+        raise checks.SettingsError("give run=<run directory> or pretrained=<name>, not both")
+    if cfg.pretrained is not None:
+        return pretrained_run(str(cfg.pretrained))
+    if cfg.run is None and not cfg.baselines_only:
+        raise checks.SettingsError(
+            "run=<training run directory> or pretrained=<name> is required, or baselines_only=true"
+        )
+    return None if cfg.run is None else Path(str(cfg.run))
+
+
 def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
     """The system, CSI and test-set settings: the run's (or the defaults of
     :mod:`isac.config` without a run), then the values given explicitly."""
-    if cfg.run is None and not cfg.baselines_only:
-        raise checks.SettingsError(
-            "run=<training run directory> is required, or baselines_only=true"
-        )
+    run = run_of(cfg)
     system: dict[str, Any] = SystemConfig().to_dict()
     beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
     receiver = CsiConfig().receiver
     model = None
-    if cfg.run is not None:
-        run_cfg = read_run_config(cfg.run)
-        system.update(OmegaConf.to_container(run_cfg.system))
+    if run is not None:
+        run_cfg = read_saved_run(run)
+        system.update(checks.plain_mapping("system", OmegaConf.to_container(run_cfg.system)))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
         receiver = run_cfg.csi.get("receiver", receiver)
         model = run_cfg.model.name
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
     settings = {
-        "system": SystemConfig(**system),
+        "run": run,
+        "system": checks.settings_of("system", SystemConfig, system),
         "beta": checks.in_unit_interval("csi.beta", beta if cfg.csi.beta is None else cfg.csi.beta),
         "receiver": receiver if cfg.csi.receiver is None else cfg.csi.receiver,
         "n_test": checks.positive_int(
@@ -92,7 +110,8 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     """The run's network, refused if it is another network than the run trained or cannot
     serve the requested system and receiver (a per-point network: its trained sizes and
     budget; a universal network: its ranges); with ``polish_steps``, polished at inference."""
-    path = checkpoint_path(cfg.run, cfg.checkpoint)
+    run = settings["run"]
+    path = checkpoint_path(run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
         cfg.checkpoint, "checkpoint=best or checkpoint=last"
     )
@@ -104,14 +123,14 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     )
     if module.name != settings["model"]:
         raise checks.SettingsError(
-            f"checkpoint {str(path)!r} holds a {module.name} network, but run {cfg.run} "
+            f"checkpoint {str(path)!r} holds a {module.name} network, but run {run} "
             f"trained {settings['model']}; evaluate a checkpoint of that run"
         )
     if settings["polish_steps"] is not None:
         if not hasattr(module.network, "polish_steps"):
             raise checks.SettingsError(
                 f"polish_steps applies to networks with a price head (model=pricenet); "
-                f"the {module.name} network of run {cfg.run} has none"
+                f"the {module.name} network of run {run} has none"
             )
         module.network.polish_steps = settings["polish_steps"]
     return module
@@ -153,7 +172,8 @@ def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: P
     """evaluation.csv (the table) and evaluation.json (table and settings)."""
     columns = list(TABLE_COLUMNS) + sorted({k for row in rows for k in row} - set(TABLE_COLUMNS))
     write_csv(out_dir / "evaluation.csv", rows, columns)
-    meta = {**settings, "system": settings["system"].to_dict()}
+    run = settings["run"]
+    meta = {**settings, "system": settings["system"].to_dict(), "run": run and str(run)}
     write_json(out_dir / "evaluation.json", {"settings": meta, "table": rows})
 
 

@@ -18,12 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from isac import checks
 from isac.config import DataConfig
 from isac.experiments.run_metrics import check_evaluation, metrics_record, scored_metrics
-from isac.files import METRICS_FILE, checkpoint_path, read_run_config, write_json
+from isac.files import METRICS_FILE, checkpoint_path, write_json
 from isac.learning.checkpoints import load_for
 from isac.learning.data import ISACDataModule
 from isac.learning.network_registry import network_kind
-from isac.learning.training import system_from_config
-from isac.learning.upgrade import upgrade_run_config
+from isac.learning.training import read_saved_run, system_from_config
 from isac.physics.receivers import Receiver
 
 
@@ -43,9 +42,7 @@ def score_universal(
     system = system_from_config(cfg)
     check_evaluation(cfg, system)
     universal_run = Path(str(cfg.universal_run))
-    run_cfg = OmegaConf.create(
-        upgrade_run_config(OmegaConf.to_container(read_run_config(universal_run, "universal_run")))
-    )
+    run_cfg = read_saved_run(universal_run, "universal_run")
     if not network_kind(run_cfg.model.network, "universal_run model.network").trains_over_ranges:
         raise checks.SettingsError(
             f"universal_run must be a run of a universal network (model=universal); "

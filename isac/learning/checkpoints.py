@@ -74,7 +74,12 @@ def load_checkpoint(
         checks.SettingsError: the file is missing or damaged, names a network that is not
             registered, or its weights do not fit the network it names.
     """
-    checkpoint = read_checkpoint(path, remedy)
+    return module_of(read_checkpoint(path, remedy), path, remedy)
+
+
+def module_of(checkpoint: dict[str, Any], path: str | Path, remedy: str) -> ISACModule:
+    """The module of a read checkpoint (:func:`read_checkpoint`), in eval mode; raises as
+    :func:`load_checkpoint`, naming ``path``."""
     hyper_parameters = checkpoint["hyper_parameters"]
     if not isinstance(hyper_parameters, dict):
         raise checks.SettingsError(
@@ -91,7 +96,7 @@ def load_checkpoint(
         ) from None
     try:
         module.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
+    except (RuntimeError, TypeError, AttributeError) as error:
         raise checks.SettingsError(
             f"checkpoint {str(path)!r}: its weights do not fit the {module.name} network it "
             f"names ({str(error).splitlines()[0]}); {remedy}"

@@ -39,13 +39,15 @@ LOGGERS: dict[str, tuple[type[Logger] | None, dict[str, Callable[[str, Any], Any
 """key -> (Lightning logger class or None, {option: validator})."""
 
 
-def build_logger(spec: Mapping[str, Any] | None, run_dir: Path) -> Logger | bool:
-    """The logger of ``spec`` (``kind`` and options) writing under ``run_dir``, or False for
-    ``kind: none``.
+def logger_spec(spec: Mapping[str, Any] | None) -> tuple[type[Logger] | None, dict[str, Any]]:
+    """The registered logger class of ``spec`` (``kind``; None for ``none``) and its
+    options, each checked by its validator.
 
     Raises:
         checks.SettingsError: an unknown kind or option, or a bad value.
     """
+    if spec is not None and not isinstance(spec, Mapping):
+        raise checks.SettingsError(f"logger must be a mapping with kind, got {spec!r}")
     spec = dict(spec or {"kind": "none"})
     kind = spec.pop("kind", None)
     if kind not in LOGGERS:
@@ -59,4 +61,11 @@ def build_logger(spec: Mapping[str, Any] | None, run_dir: Path) -> Logger | bool
                 f"(options: {list(validators) or 'none'})"
             )
         options[name] = validators[name](f"logger.{name}", value)
+    return cls, options
+
+
+def build_logger(spec: Mapping[str, Any] | None, run_dir: Path) -> Logger | bool:
+    """The logger of ``spec`` writing under ``run_dir`` (:func:`logger_spec`), or False
+    for ``kind: none``."""
+    cls, options = logger_spec(spec)
     return False if cls is None else cls(save_dir=str(run_dir), **options)

@@ -30,11 +30,11 @@ from isac.files import (
     read_run_config,
     write_config,
 )
-from isac.learning.checkpoints import AtomicCheckpointIO, read_checkpoint
+from isac.learning.checkpoints import AtomicCheckpointIO, module_of, read_checkpoint
 from isac.learning.data import ISACDataModule
 from isac.learning.lit_module import ISACModule
-from isac.learning.loggers import build_logger
-from isac.learning.network_registry import network_kind
+from isac.learning.loggers import build_logger, logger_spec
+from isac.learning.network_registry import network_kind, network_options
 from isac.learning.universal_data import UniversalDataModule
 from isac.learning.upgrade import upgrade_run_config
 from isac.physics.receivers import Receiver
@@ -110,7 +110,7 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
             a number, string, boolean, null or a list of those (a saved run cannot hand the
             Trainer an object to build).
     """
-    arguments = OmegaConf.to_container(cfg.trainer, resolve=True)
+    arguments = dict(checks.plain_mapping("trainer", OmegaConf.to_container(cfg.trainer)))
     for name, value in arguments.items():
         if name not in TRAINER_ARGUMENTS:
             raise checks.SettingsError(f"trainer.{name} is not an argument of lightning.Trainer")
@@ -120,7 +120,7 @@ def trainer_arguments(cfg: DictConfig) -> dict[str, Any]:
                 f"trainer.{name} must be a plain value (number, string, boolean, null or a "
                 f"list of them), got {value!r}"
             )
-    checks.positive_int("trainer.max_epochs", arguments["max_epochs"])
+    checks.positive_int("trainer.max_epochs", arguments.get("max_epochs"))
     return arguments
 
 
@@ -209,6 +209,29 @@ class RunPlan:
     system: SystemConfig
 
 
+def read_saved_run(run_dir: str | Path, setting: str = "run") -> DictConfig:
+    """A run's saved ``config.yaml`` (:func:`~isac.files.read_run_config`) in today's form
+    (:mod:`isac.learning.upgrade`), with every node that names something checked as a
+    new run's is: the network by its registry key and options, the logger by its key,
+    the Trainer's arguments as plain values.
+
+    Raises:
+        checks.SettingsError: the file is missing or damaged, or names code or an unknown
+            network, logger, option or Trainer argument; the message names the run.
+    """
+    saved = OmegaConf.create(
+        upgrade_run_config(OmegaConf.to_container(read_run_config(run_dir, setting)))
+    )
+    try:
+        network_options(OmegaConf.to_container(saved.model).get("network"))
+        logger_spec(OmegaConf.to_container(saved.logger) if "logger" in saved else None)
+        if "trainer" in saved:
+            trainer_arguments(saved)
+    except checks.SettingsError as error:
+        raise checks.SettingsError(f"{setting}={str(run_dir)!r}: config.yaml: {error}") from None
+    return saved
+
+
 def plan_run(cfg: DictConfig, run_dir: Path) -> RunPlan:
     """A new run in ``run_dir``, or ``cfg.resume``'s run from its ``cfg.resume_checkpoint``
     (last or best), with its saved config upgraded (:mod:`isac.learning.upgrade`).
@@ -222,18 +245,14 @@ def plan_run(cfg: DictConfig, run_dir: Path) -> RunPlan:
         return RunPlan(resolved, Path(run_dir), None, system_from_config(resolved))
     resume_dir = Path(cfg.resume)
     which = checks.one_of("resume_checkpoint", cfg.resume_checkpoint, CHECKPOINT_NAMES)
-    saved = upgrade_run_config(
-        OmegaConf.to_container(read_run_config(resume_dir, setting="resume"))
-    )
+    saved = OmegaConf.to_container(read_saved_run(resume_dir, setting="resume"))
     start = checkpoint_path(resume_dir, which)
     other = "best" if which == "last" else "last"
-    read_checkpoint(
-        start,
-        remedy=(
-            f"resume from checkpoints/{other}.ckpt with `python train.py resume={resume_dir} "
-            f"resume_checkpoint={other}`, or start a new run"
-        ),
+    remedy = (
+        f"resume from checkpoints/{other}.ckpt with `python train.py resume={resume_dir} "
+        f"resume_checkpoint={other}`, or start a new run"
     )
+    checkpoint = read_checkpoint(start, remedy)
     # settings the project gained after the run started take their defaults; the nodes
     # that name a registered class and its options are the run's own, whole
     defaults = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
@@ -242,6 +261,15 @@ def plan_run(cfg: DictConfig, run_dir: Path) -> RunPlan:
         if whole in saved:
             merged[whole] = saved[whole]
     merged.resume, merged.resume_checkpoint = str(resume_dir), which
+    # the checkpoint must hold the run's own network: what it names is checked as any
+    # checkpoint's is (a registered network, its weights fitting), then compared
+    held = module_of(checkpoint, start, remedy)
+    if held.hparams["model"]["network"] != OmegaConf.to_container(merged.model.network):
+        raise checks.SettingsError(
+            f"checkpoint {str(start)!r} holds a {held.name} network "
+            f"{held.hparams['model']['network']}, not the run's {merged.model.name} network; "
+            f"{remedy}"
+        )
     return RunPlan(merged, resume_dir, start, system_from_config(merged))
 
 
