@@ -18,8 +18,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from isac import checks
 from isac.files import CONFIG_FILE
+from isac.physics.channels import CHANNEL_MODELS, ChannelConfig
 from isac.physics.system import SystemConfig
+from isac.physics.targets import TARGET_MODELS, TargetConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 """The repository's Hydra config directory."""
@@ -97,6 +100,33 @@ DEFAULT_GROUPS = {
     "optim": OptimConfig,
 }
 
+NAMED_OPTIONS = {
+    "target": {model: TargetConfig(model=model) for model in TARGET_MODELS},
+    "channel": {model: ChannelConfig(model=model) for model in CHANNEL_MODELS},
+}
+"""Groups whose options are named by their model: ``target=paper|directions`` (the target
+model, :mod:`isac.physics.targets`) and ``channel=rayleigh|rician`` (the users' channels,
+:mod:`isac.physics.channels`); each option's values are its dataclass's defaults."""
+
+
+def target_of(cfg: DictConfig) -> TargetConfig:
+    """The validated target model of a config (the paper's where it has none: runs of
+    earlier versions)."""
+    values = cfg.get("target")
+    if values is None:
+        return TargetConfig()
+    return checks.settings_of("target", TargetConfig, OmegaConf.to_container(values, resolve=True))
+
+
+def channel_of(cfg: DictConfig) -> ChannelConfig:
+    """The validated users' channel model of a config (Rayleigh where it has none)."""
+    values = cfg.get("channel")
+    if values is None:
+        return ChannelConfig()
+    return checks.settings_of(
+        "channel", ChannelConfig, OmegaConf.to_container(values, resolve=True)
+    )
+
 
 def _if_set(value: object, yes: object, no: object) -> object:
     return no if value in (None, "") else yes
@@ -122,6 +152,9 @@ def register() -> None:
         # plain values, not a typed schema: the dataclasses validate when built, with
         # messages that name the setting and its range
         store.store(group=group, name="default", node=asdict(defaults()))
+    for group, options in NAMED_OPTIONS.items():
+        for name, values in options.items():
+            store.store(group=group, name=name, node=asdict(values))
     OmegaConf.register_new_resolver("isac_if_set", _if_set, replace=True)
     OmegaConf.register_new_resolver("isac_evaluation_dir", _evaluation_dir, replace=True)
 

@@ -329,3 +329,38 @@ def test_learned_vs_optimum_reports_share_worst_sample_and_ranking(tmp_path):
     )
     (line,) = [x for x in lines if x.startswith("| fig7 | universal")]
     assert line == "| fig7 | universal | 1 | 99.90000 | 99.000 | none | -0.40000 |"
+
+
+def directions_run(path: Path, model: str, n_targets: int, separation: float, alpha: float) -> Run:
+    """A run of experiment=directions: DirectionNet with the schemes, or ISACNN alone."""
+    run = fake_run(path, alpha=alpha)
+    run.metrics["model"] = model
+    run.metrics["target"] = {"model": "directions", "n_targets": n_targets, "center_deg": 0.0}
+    run.metrics["channel"] = {"model": "rician", "center_deg": separation}
+    base = 0.5 + 0.01 * n_targets + alpha / 10
+    if model == "isacnn":
+        run.metrics["evaluation"] = {"isacnn": {**evaluation_row("isacnn", 0.0), "wsnr": base / 2}}
+    else:
+        run.metrics["evaluation"] = {
+            model: {**evaluation_row(model, 0.0), "wsnr": 0.999 * base, "ms_per_sample": 0.5},
+            "optimum": {**evaluation_row("optimum", 0.0), "wsnr": base, "ms_per_sample": 50.0},
+        }
+    return run
+
+
+def test_the_directions_figure_measures_every_network_against_the_optimum(tmp_path):
+    grid = [(m, s, a) for m in (1, 2) for s in (0.0, 30.0) for a in (0.2, 0.8)]
+    runs = [directions_run(tmp_path, "directional", *point) for point in grid]
+    runs += [directions_run(tmp_path, "isacnn", *point) for point in grid]
+    csv_path, png_path = write_figure("directions", runs, tmp_path / "out")
+    assert_png(png_path)
+    rows = read_csv(csv_path)
+    assert len(rows) == 3 * len(grid)
+    for row in rows:
+        share = {"directional": 99.9, "isacnn": 50.0, "optimum": 100.0}[row["scheme"]]
+        assert float(row["pct_of_optimum"]) == pytest.approx(share)
+    learned = [r for r in rows if r["scheme"] == "directional"]
+    assert all(float(r["speedup"]) == pytest.approx(100.0) for r in learned)
+    paper_model = fake_run(tmp_path, alpha=0.5)
+    with pytest.raises(SettingsError, match="not of targets at directions"):
+        write_figure("directions", [paper_model], tmp_path / "out")

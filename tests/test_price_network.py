@@ -164,7 +164,10 @@ def test_bad_pricenet_settings_are_refused(tmp_path):
     train(config(*TINY, *PRICENET, "trainer.max_epochs=1"), pricenet_run)
     for overrides, message in [
         ([f"run={pricenet_run}", "polish_steps=-1"], r"polish_steps must be an integer >= 0"),
-        ([f"run={isacnn_run}", "polish_steps=2"], r"polish_steps applies to networks with a price"),
+        (
+            [f"run={isacnn_run}", "polish_steps=2"],
+            r"polish_steps applies to networks that polish their design",
+        ),
         (
             [f"run={isacnn_run}", f"checkpoint={pricenet_run / 'checkpoints' / 'best.ckpt'}"],
             r"holds a pricenet network, but run .* trained isacnn",

@@ -53,6 +53,7 @@ from isac.learning.lit_module import ISACModule
 from isac.learning.pretrained import pretrained_run
 from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER
 from isac.schemes.registry import SCHEMES, select_schemes
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class Designer:
         self._pipeline = self._single = None
         self.single_sample_path = "torch (a scheme)"
         if module is not None:
-            reason = module.network.refusal(system, receiver)
+            reason = module.refusal(system, receiver, PAPER)
             if reason is not None:
                 raise checks.SettingsError(f"network {name!r} cannot design here: {reason}")
             self._pipeline = NetworkPipeline(module.network, system, receiver).eval()

@@ -26,10 +26,12 @@ WARM_UP_CALLS = 20
 
 @dataclass(frozen=True)
 class Design:
-    """One scheme's output for a batch: real sigma_s [n, n_tx], complex S [n, L, n_tx] and
-    W [n, n_rx, n_users] (from H_hat), the beam rule, the time it took, the scheme's
-    extra information, and the smallest eigenvalue of each R_T before clamping, real [n]
-    (the design API's check that R_T is positive semidefinite reads it)."""
+    """One scheme's output for a batch: real sigma_s [n, n_tx] (the powers of S, its squared
+    singular values), complex S [n, L, n_tx] and W [n, n_rx, n_users] (from H_hat), the
+    beam rule, the time it took, the scheme's extra information, the smallest eigenvalue
+    of each R_T before clamping, real [n] (the design API's check that R_T is positive
+    semidefinite reads it), and with targets at directions the transmit covariance
+    R_x = S^H S [n, n_tx, n_tx] (None for the paper's model, where sigma_s is the design)."""
 
     sigma_s: torch.Tensor
     S: torch.Tensor
@@ -38,6 +40,7 @@ class Design:
     seconds: float
     info: dict[str, float]
     lowest_eigenvalue: torch.Tensor
+    covariance: torch.Tensor | None = None
 
 
 def design_network(

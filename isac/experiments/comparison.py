@@ -18,13 +18,17 @@ from dataclasses import dataclass, replace
 import torch
 
 from isac.designer import Designer
+from isac.designer.directional import design_network_directional, design_scheme_directional
 from isac.designer.timed import Design, design_network, design_scheme, median_ms, timed
 from isac.learning.lit_module import ISACModule
 from isac.physics import rates
+from isac.physics.channels import RAYLEIGH, ChannelConfig
+from isac.physics.directional import DirectionalTerms, echo_of_gram, gram_of
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import GENIE, RECEIVERS, Receiver, error_as_noise
 from isac.physics.scenario import Scenario, sample_scenario
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER, TargetConfig
 from isac.schemes.beams import BEAM_RULES
 from isac.schemes.registry import select_schemes
 
@@ -151,26 +155,35 @@ def compare_schemes(
     seed: int,
     repeats: int,
     receiver: str = "genie",
+    target: TargetConfig = PAPER,
+    channel: ChannelConfig = RAYLEIGH,
 ) -> Comparison:
     """Design with the network (if any) and each of ``schemes`` on the test split of
     ``seed``, time each (best of ``repeats``) and score all on the true channel. The
     network's row also has ``ms_batch_1``: the median ms of one sample per call through
     the design API (:class:`~isac.designer.Designer`), over the first
-    :data:`SINGLE_SAMPLE_CALLS` test samples.
+    :data:`SINGLE_SAMPLE_CALLS` test samples (the paper's target model only: the design
+    API takes R_T).
 
     Every design is for ``receiver`` (:data:`~isac.physics.receivers.RECEIVERS`): the
     schemes maximise its model's objective and every design forms its beams; the scores
-    cover all receivers (:func:`score`).
+    cover all receivers (:func:`score`; with targets at directions,
+    :func:`score_directional`). ``target`` and ``channel`` are the target and the users'
+    channel models the test set is drawn from.
 
     ``schemes=None`` runs every registered scheme that can serve ``system`` and notes
     (in the log and in :attr:`Comparison.skipped`) each one it leaves out; a scheme named
     in a list that cannot serve ``system`` is refused (:func:`select_schemes`).
     """
     chosen = Receiver(receiver, beta)
-    names, skipped = select_schemes(schemes, system)
+    names, skipped = select_schemes(schemes, system, target_model=target.model)
     for note in skipped:
         log.warning(note)
-    scenario = sample_scenario(system, n_test, beta=beta, seed=seed, split="test")
+    scenario = sample_scenario(
+        system, n_test, beta=beta, seed=seed, split="test", targets=target, channel=channel
+    )
+    if scenario.targets is not None:
+        return _compare_directional(scenario, system, network, names, skipped, chosen, repeats)
     truth = ProblemTerms.from_scenario(scenario, system)
     arrived = scenario.to(torch.float32)  # what the BS holds, as a deployed system would
     R_T, H_hat, p = arrived.R_T, arrived.H_hat, arrived.p
@@ -194,4 +207,77 @@ def compare_schemes(
         for name, design in designs.items()
     }
     rows = comparison_table(designs, scores, n_test)
+    return Comparison(scenario, designs, scores, rows, skipped)
+
+
+def score_directional(
+    design: Design,
+    scenario: Scenario,
+    truth: DirectionalTerms,
+    objective: DirectionalTerms,
+    system: SystemConfig,
+) -> dict[str, torch.Tensor]:
+    """Per-instance metrics of a design with targets at directions, real [n] each: the
+    WSNR, rates and power of its R_x on the true channel (the genie's MMSE beams, (26)
+    with the targets' echo), the rate with the beams the design returned (formed from
+    H_hat: ``rate_c_bs_beams``), and the objective it maximised (``wsnr_objective``)."""
+    R_x = design.covariance.to(torch.complex128)
+    metrics = truth.evaluate(R_x, system)
+    targets = scenario.targets
+    echo = echo_of_gram(gram_of(R_x, targets.A), targets.variances, system.waveform_len)
+    H, p, W = scenario.H, scenario.p, design.W.to(torch.complex128)
+    signal, interference, beam_norm = rates.beam_terms(H, p, W)
+    leak = (targets.B.mT @ W).abs().square()  # [n, M, K]: |b_i^T w_k|^2
+    echo_leak = (echo[..., :, None] * leak).sum(-2)
+    total = interference + echo_leak + truth.comm_noise[:, None] * beam_norm
+    decoded = total > 0
+    sinr = torch.where(decoded, signal / torch.where(decoded, total, 1.0), 0.0)
+    rate_c_bs = torch.log1p(sinr).mean(-1) / rates.LN2
+    wsnr_bs = rates.wsnr(
+        metrics["rate_s"], rate_c_bs, truth.max_rate_s, truth.max_rate_c, system.alpha
+    )
+    return {
+        "wsnr": metrics["wsnr"],
+        "rate_s": metrics["rate_s"],
+        "rate_c": metrics["rate_c"],
+        "sum_rate_c": metrics["sum_rate_c"],
+        "power_fraction": metrics["power"] / system.sensing_power,
+        "wsnr_bs_beams": wsnr_bs,
+        "rate_c_bs_beams": rate_c_bs,
+        "wsnr_objective": objective.wsnr(R_x, system),
+    }
+
+
+def _compare_directional(
+    scenario: Scenario,
+    system: SystemConfig,
+    network: ISACModule | None,
+    names: list[str],
+    skipped: list[str],
+    chosen: Receiver,
+    repeats: int,
+) -> Comparison:
+    """:func:`compare_schemes` with targets at directions (:mod:`isac.designer.directional`)."""
+    truth = DirectionalTerms.from_channels(scenario.H, scenario.p, scenario.targets, system)
+    arrived = scenario.to(torch.float32)
+    targets, H_hat, p = arrived.targets, arrived.H_hat, arrived.p
+    designs: dict[str, Design] = {}
+    if network is not None:
+        designs[network.name] = timed(
+            lambda: design_network_directional(network, targets, H_hat, p, system, chosen),
+            repeats,
+        )
+    for name in names:
+        designs[name] = timed(
+            lambda name=name: design_scheme_directional(name, targets, H_hat, p, system, chosen),
+            repeats,
+        )
+    objective = DirectionalTerms.for_receiver(
+        chosen, scenario.H_hat, scenario.p, scenario.targets, system, scenario.H
+    )
+    scores = {
+        name: score_directional(design, scenario, truth, objective, system)
+        for name, design in designs.items()
+    }
+    rows = comparison_table(designs, scores, len(scenario))
     return Comparison(scenario, designs, scores, rows, skipped)

@@ -8,6 +8,7 @@ Outputs, in the evaluation's directory (``<run>/evaluation`` for a trained run):
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.config import CsiConfig, DataConfig
+from isac.config import CsiConfig, DataConfig, channel_of, target_of
 from isac.designer.timed import Design
 from isac.experiments.comparison import compare_schemes
 from isac.files import (
@@ -30,9 +31,11 @@ from isac.learning.checkpoints import load_for
 from isac.learning.lit_module import ISACModule
 from isac.learning.pretrained import pretrained_run
 from isac.learning.training import read_saved_run
+from isac.physics.channels import RAYLEIGH
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER
 from isac.schemes.registry import select_schemes
 
 TABLE_COLUMNS = (
@@ -77,13 +80,19 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
     beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
     receiver = CsiConfig().receiver
     model = None
+    target, channel = PAPER, RAYLEIGH
     if run is not None:
         run_cfg = read_saved_run(run)
         system.update(checks.plain_mapping("system", OmegaConf.to_container(run_cfg.system)))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
         receiver = run_cfg.csi.get("receiver", receiver)
         model = run_cfg.model.name
+        target, channel = target_of(run_cfg), channel_of(run_cfg)
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
+    if cfg.get("target") is not None:
+        target = target_of(cfg)
+    if cfg.get("channel") is not None:
+        channel = channel_of(cfg)
     settings = {
         "run": run,
         "system": checks.settings_of("system", SystemConfig, system),
@@ -95,13 +104,15 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         "seed": int(seed if cfg.data.seed is None else cfg.data.seed),
         "repeats": checks.positive_int("repeats", cfg.repeats),
         "model": model,
+        "target": target,
+        "channel": channel,
         "polish_steps": None
         if cfg.polish_steps is None
         else checks.non_negative_int("polish_steps", cfg.polish_steps),
     }
     Receiver(settings["receiver"], settings["beta"])  # refuse a bad receiver before any work
     requested = None if cfg.schemes is None else list(cfg.schemes)
-    select_schemes(requested, settings["system"])  # refuse a bad list before any work
+    select_schemes(requested, settings["system"], target_model=target.model)  # before any work
     settings["schemes"] = requested
     return settings
 
@@ -119,6 +130,7 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
         path,
         settings["system"],
         Receiver(settings["receiver"], settings["beta"]),
+        settings["target"],
         remedy=f"evaluate another checkpoint ({other}) or train the run again",
     )
     if module.name != settings["model"]:
@@ -129,8 +141,9 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     if settings["polish_steps"] is not None:
         if not hasattr(module.network, "polish_steps"):
             raise checks.SettingsError(
-                f"polish_steps applies to networks with a price head (model=pricenet); "
-                f"the {module.name} network of run {run} has none"
+                "polish_steps applies to networks that polish their design at inference "
+                f"(pricenet, universal, directional); the {module.name} network of run {run} "
+                "does not"
             )
         module.network.polish_steps = settings["polish_steps"]
     return module
@@ -150,6 +163,8 @@ def evaluate(cfg: DictConfig, out_dir: Path) -> list[dict[str, Any]]:
         n_test=settings["n_test"],
         seed=settings["seed"],
         repeats=settings["repeats"],
+        target=settings["target"],
+        channel=settings["channel"],
     )
     settings["skipped"] = comparison.skipped
     # two evaluations of one run may finish at once: the lock keeps each one's three files
@@ -173,7 +188,13 @@ def write_table(rows: list[dict[str, Any]], settings: dict[str, Any], out_dir: P
     columns = list(TABLE_COLUMNS) + sorted({k for row in rows for k in row} - set(TABLE_COLUMNS))
     write_csv(out_dir / "evaluation.csv", rows, columns)
     run = settings["run"]
-    meta = {**settings, "system": settings["system"].to_dict(), "run": run and str(run)}
+    meta = {
+        **settings,
+        "system": settings["system"].to_dict(),
+        "run": run and str(run),
+        "target": asdict(settings["target"]),
+        "channel": asdict(settings["channel"]),
+    }
     write_json(out_dir / "evaluation.json", {"settings": meta, "table": rows})
 
 
@@ -224,8 +245,13 @@ def export_predictions(
         "alpha": np.float64(system.alpha),
         "beta": np.float64(beta),
     }
+    if scenario.targets is not None:  # targets at directions: theirs, and every R_x
+        arrays["target_angles"] = scenario.targets.angles.numpy()
+        arrays["target_variances"] = scenario.targets.variances.numpy()
     for name, design in designs.items():
         arrays[f"sigma_s__{name}"] = design.sigma_s.double().numpy()
+        if design.covariance is not None:
+            arrays[f"R_x__{name}"] = design.covariance.to(torch.complex128).numpy()
         for metric in ("wsnr", "rate_s", "rate_c"):
             arrays[f"{metric}__{name}"] = scores[name][metric].double().numpy()
     if network_name is not None:

@@ -10,16 +10,19 @@ run's settings, and how it was trained.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
+from isac.config import channel_of, target_of
 from isac.experiments.comparison import compare_schemes
 from isac.learning.data import Batch, ISACDataModule, ProblemSet
 from isac.learning.lit_module import ISACModule, batch_metrics
 from isac.physics.system import SystemConfig
+from isac.schemes.directional import DirectionalInputs
 from isac.schemes.registry import SCHEMES, SchemeInputs, select_schemes
 
 REFERENCE_SCHEMES = ("average", "zero_power")
@@ -39,7 +42,9 @@ def check_evaluation(cfg: DictConfig, system: SystemConfig) -> None:
         raise checks.SettingsError(
             f"evaluation.enabled must be true or false, got {evaluation.enabled!r}"
         )
-    select_schemes(scheme_list(cfg), system, setting="evaluation.schemes")
+    select_schemes(
+        scheme_list(cfg), system, setting="evaluation.schemes", target_model=target_of(cfg).model
+    )
     checks.positive_int("evaluation.repeats", evaluation.repeats)
 
 
@@ -74,7 +79,8 @@ def scored_metrics(
     def reference(name: str) -> Callable[[Batch, ProblemSet], torch.Tensor]:
         def design(batch: Batch, problems: ProblemSet) -> torch.Tensor:
             problem = problems.problem
-            inputs = SchemeInputs(problems.terms, problem.H_hat, problem.p, problems.system)
+            kind = SchemeInputs if problem.targets is None else DirectionalInputs
+            inputs = kind(problems.terms, problem.H_hat, problem.p, problems.system)
             return SCHEMES[name].design(inputs).sigma_s
 
         return design
@@ -93,6 +99,8 @@ def scored_metrics(
             n_test=int(cfg.data.n_test),
             seed=int(cfg.data.seed),
             repeats=int(cfg.evaluation.repeats),
+            target=target_of(cfg),
+            channel=channel_of(cfg),
         )
         results["evaluation"] = {row["scheme"]: row for row in comparison.rows}
     return results
@@ -124,6 +132,8 @@ def metrics_record(
             "style": OmegaConf.to_container(run_cfg.model.style),
         },
         "system": system.to_dict(),
+        "target": asdict(target_of(cfg)),
+        "channel": asdict(channel_of(cfg)),
         "beta": float(cfg.csi.beta),
         "receiver": str(cfg.csi.receiver),
         "seed": int(run_cfg.seed),

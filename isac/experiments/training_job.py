@@ -10,6 +10,7 @@ from typing import Any
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
+from isac.config import target_of
 from isac.experiments.run_metrics import check_evaluation, metrics_record, scored_metrics
 from isac.files import METRICS_FILE, write_json
 from isac.learning.checkpoints import load_for
@@ -45,7 +46,8 @@ def train(
     if not trained.is_global_zero:  # one metrics.json per run, from rank 0 (DDP)
         return None
     cfg, run_dir, system = plan.cfg, plan.run_dir, plan.system
-    best = load_for(trained.best_checkpoint, system, Receiver(cfg.csi.receiver, cfg.csi.beta))
+    receiver = Receiver(cfg.csi.receiver, cfg.csi.beta)
+    best = load_for(trained.best_checkpoint, system, receiver, target_of(cfg))
     history = trained.module.history
     best_path = trained.best_checkpoint
     training = {

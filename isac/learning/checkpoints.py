@@ -20,6 +20,7 @@ from isac.learning.lit_module import ISACModule
 from isac.learning.upgrade import upgrade_hyper_parameters
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER, TargetConfig
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -108,17 +109,19 @@ def load_for(
     path: str | Path,
     system: SystemConfig,
     receiver: Receiver,
+    target: TargetConfig = PAPER,
     remedy: str = "pick another checkpoint or train a new run",
 ) -> ISACModule:
-    """:func:`load_checkpoint`, refused unless its network serves ``system`` and ``receiver``
-    (:meth:`~isac.learning.networks.Network.refusal`: a per-point network its trained
-    sizes, a universal network its ranges).
+    """:func:`load_checkpoint`, refused unless its network serves ``system``, ``receiver``
+    and ``target`` (:meth:`~isac.learning.lit_module.ISACModule.refusal`: the target model
+    it was trained for; a per-point network its trained sizes, a universal network its
+    ranges).
 
     Raises:
         checks.SettingsError: as :func:`load_checkpoint`, or the network cannot serve them.
     """
     module = load_checkpoint(path, remedy)
-    reason = module.network.refusal(system, receiver)
+    reason = module.refusal(system, receiver, target)
     if reason is not None:
         raise checks.SettingsError(f"checkpoint {str(path)!r} cannot design here: {reason}")
     return module

@@ -23,10 +23,13 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 from isac import checks
 from isac.config import DataConfig
 from isac.learning.problem_batch import ProblemBatch
+from isac.physics.channels import RAYLEIGH, ChannelConfig
+from isac.physics.directional import DirectionalTerms
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario, split_generator
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER, TargetConfig
 
 
 @dataclass
@@ -57,7 +60,8 @@ class ProblemSet(Dataset):
             ``dtype``, the channels float64).
         terms: the terms of problem (28) that the loss (30) maximises: of the true channel
             H for the genie receiver (the paper), else of the receiver's model of H_hat
-            (:meth:`ProblemTerms.for_receiver`).
+            (:meth:`ProblemTerms.for_receiver`); with targets at directions, their
+            :class:`~isac.physics.directional.DirectionalTerms`.
     """
 
     def __init__(
@@ -70,16 +74,36 @@ class ProblemSet(Dataset):
         split: str,
         receiver: str = "genie",
         dtype: torch.dtype = torch.float32,
+        target: TargetConfig = PAPER,
+        channel: ChannelConfig = RAYLEIGH,
     ) -> None:
         self.system = system
         chosen = Receiver(receiver, beta)
-        scenario = sample_scenario(system, n, beta=beta, seed=seed, split=split)
-        self.problem = ProblemBatch.from_estimate(
-            scenario.H_hat, scenario.p, scenario.sigma_t, system, chosen, dtype
+        scenario = sample_scenario(
+            system, n, beta=beta, seed=seed, split=split, targets=target, channel=channel
         )
-        self.terms = ProblemTerms.for_receiver(
-            chosen, scenario.H_hat, scenario.p, scenario.sigma_t, system, H=scenario.H
-        ).to(dtype)
+        directional = scenario.targets is not None
+        self.problem = ProblemBatch.from_estimate(
+            scenario.H_hat,
+            scenario.p,
+            scenario.sigma_t,
+            system,
+            chosen,
+            dtype,
+            scenario.targets,
+            scenario.U_T if directional else None,
+        )
+        if directional:
+            terms = DirectionalTerms.for_receiver(
+                chosen, scenario.H_hat, scenario.p, scenario.targets, system, H=scenario.H
+            )
+        else:
+            terms = ProblemTerms.for_receiver(
+                chosen, scenario.H_hat, scenario.p, scenario.sigma_t, system, H=scenario.H
+            )
+        self.terms = terms.to(dtype)
+        if directional:
+            _ = self.problem.terms  # once here; mini-batches carry their part of them
 
     def __len__(self) -> int:
         return len(self.problem)
@@ -132,13 +156,22 @@ class ISACDataModule(L.LightningDataModule):
         beta: CSI accuracy in [0, 1] (1: perfect CSI).
         receiver: the receiver the loss is for, one of
             :data:`~isac.physics.receivers.RECEIVERS`.
+        target, channel: the target model and the users' channel model.
     """
 
     def __init__(
-        self, system: SystemConfig, data: DataConfig, *, beta: float, receiver: str = "genie"
+        self,
+        system: SystemConfig,
+        data: DataConfig,
+        *,
+        beta: float,
+        receiver: str = "genie",
+        target: TargetConfig = PAPER,
+        channel: ChannelConfig = RAYLEIGH,
     ) -> None:
         super().__init__()
         self.system = system
+        self.target, self.channel = target, channel
         self.beta = Receiver(receiver, beta).beta  # validates both
         self.receiver = receiver
         self.n_train = checks.positive_int("data.n_train", data.n_train)
@@ -175,7 +208,14 @@ class ISACDataModule(L.LightningDataModule):
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
             stream = self.training_split() if split == "train" else split
             self.sets[split] = ProblemSet(
-                self.system, n, beta=self.beta, seed=self.seed, split=stream, receiver=self.receiver
+                self.system,
+                n,
+                beta=self.beta,
+                seed=self.seed,
+                split=stream,
+                receiver=self.receiver,
+                target=self.target,
+                channel=self.channel,
             )
         return self.sets[split]
 
@@ -192,6 +232,8 @@ class ISACDataModule(L.LightningDataModule):
                 seed=self.seed,
                 split=self.training_split(epoch),
                 receiver=self.receiver,
+                target=self.target,
+                channel=self.channel,
             )
             self.drawn_epoch = epoch
 

@@ -16,6 +16,7 @@ from isac.learning.problem_batch import ProblemBatch
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
+from isac.physics.targets import TargetConfig
 
 
 def batch_metrics(
@@ -74,6 +75,28 @@ class ISACModule(L.LightningModule):
     def forward(self, problem: ProblemBatch) -> torch.Tensor:
         """sigma_s, real [n, n_tx], for the problems of ``problem``."""
         return self.network(problem)
+
+    @property
+    def target(self) -> TargetConfig:
+        """The target model the network was trained for (``target`` of its run; the
+        paper's for runs without one)."""
+        values = (self.hparams.get("run_config") or {}).get("target") or {}
+        return checks.settings_of("target", TargetConfig, values)
+
+    def refusal(self, system: SystemConfig, receiver: Receiver, target: TargetConfig) -> str | None:
+        """None if the network can design for ``system``, ``receiver`` and ``target``;
+        else why not, in one line: a network is trained for one target model (and, with
+        directions, one number of targets), and serves the systems and receivers its
+        :meth:`~isac.learning.networks.Network.refusal` allows."""
+        trained, asked = target_setting(self.target), target_setting(target)
+        if trained != asked:
+            return f"it was trained for {trained}, not {asked}; use a network trained for {asked}"
+        if target.model not in self.network.target_models:
+            return (
+                f"the {self.name} network designs for target={list(self.network.target_models)}, "
+                f"not target={target.model}"
+            )
+        return self.network.refusal(system, receiver)
 
     @property
     def receiver(self) -> Receiver:
@@ -162,3 +185,11 @@ class ISACModule(L.LightningModule):
         if self._plateau_state is not None:
             self.plateau.load_state_dict(self._plateau_state)
         return optimizer
+
+
+def target_setting(target: TargetConfig) -> str:
+    """What a network's design depends on of a target model, as settings: the model and,
+    with directions, the number of targets."""
+    if target.model == "directions":
+        return f"target=directions with target.n_targets={target.n_targets}"
+    return f"target={target.model}"

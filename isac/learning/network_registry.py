@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isac import checks
+from isac.learning.direction_network import DirectionNet
 from isac.learning.networks import FCNN, ISACNN, Network
 from isac.learning.operating_points import OperatingRanges
 from isac.learning.price_network import PriceNet
@@ -76,6 +77,20 @@ register_network(
             "polish_steps": checks.non_negative_int,
         },
         trains_over_ranges=True,
+    )
+)
+
+
+register_network(
+    NetworkKind(
+        "directional",
+        DirectionNet,
+        {
+            "n_targets": checks.positive_int,
+            "hidden": checks.positive_int,
+            "hypotheses": checks.positive_int,
+            "polish_steps": checks.non_negative_int,
+        },
     )
 )
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 class Network(nn.Module):
     """The base of every network: trained for ``system``, it serves the systems that agree
-    with it on :attr:`trained_settings`, for any receiver.
+    with it on :attr:`trained_settings`, for any receiver, with the target models of
+    :attr:`target_models`.
 
     Attributes:
         system: the system it was built (and trained) for.
@@ -39,6 +40,8 @@ class Network(nn.Module):
     """
 
     trained_settings: tuple[str, ...] = SIZE_SETTINGS
+    target_models: tuple[str, ...] = ("paper",)
+    """The target models (:mod:`isac.physics.targets`) it designs for."""
 
     def __init__(self, system: SystemConfig) -> None:
         super().__init__()
@@ -58,7 +61,8 @@ class Network(nn.Module):
         return None
 
     def forward(self, problem: ProblemBatch) -> torch.Tensor:
-        """sigma_s, real [n, n_tx], for the n problems of ``problem``."""
+        """The design for the n problems of ``problem``: sigma_s, real [n, n_tx], for the
+        paper's model; R_x, complex [n, n_tx, n_tx], with targets at directions."""
         raise NotImplementedError
 
 
@@ -134,10 +138,11 @@ class FeatureNetwork(Network):
     noise power)."""
 
     trained_settings = (*SIZE_SETTINGS, "snr_s_db", "noise_power")
+    target_models = ("paper", "directions")  # with directions, its powers go along R_T's
     traceable = True  # no data-dependent control flow: export.py may trace it to ONNX
 
     def forward(self, problem: ProblemBatch) -> torch.Tensor:
-        return self.from_features(problem.features)
+        return problem.design_of(self.from_features(problem.features))
 
     def from_features(self, features: torch.Tensor) -> torch.Tensor:
         """real [n, 2 n_rx n_users + n_tx] -> sigma_s, real [n, n_tx]."""

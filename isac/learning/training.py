@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.config import DataConfig
+from isac.config import DataConfig, channel_of, target_of
 from isac.files import (
     CHECKPOINT_DIR,
     CHECKPOINT_NAMES,
@@ -73,8 +73,21 @@ def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet):
     over the operating points of ``data.operating_points`` when set."""
     data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
-    kind = ISACDataModule if data.operating_points is None else UniversalDataModule
-    return kind(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
+    if data.operating_points is not None:
+        if target_of(cfg).model != "paper" or channel_of(cfg).model != "rayleigh":
+            raise checks.SettingsError(
+                "data.operating_points (a universal network) trains on the paper's model: "
+                "target=paper and channel=rayleigh"
+            )
+        return UniversalDataModule(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
+    return ISACDataModule(
+        system,
+        data,
+        beta=cfg.csi.beta,
+        receiver=cfg.csi.receiver,
+        target=target_of(cfg),
+        channel=channel_of(cfg),
+    )
 
 
 def check_network_fits_data(module: ISACModule, datamodule: ISACDataModule) -> None:
@@ -298,7 +311,7 @@ def fit(
     L.seed_everything(checks.int_in("seed", cfg.seed, 0, SEED_MAX), workers=True, verbose=False)
     module = build_module(cfg, system)
     check_network_fits_data(module, datamodule)
-    refusal = module.network.refusal(system, Receiver(cfg.csi.receiver, cfg.csi.beta))
+    refusal = module.refusal(system, Receiver(cfg.csi.receiver, cfg.csi.beta), target_of(cfg))
     if refusal is not None:
         raise checks.SettingsError(f"model {module.name}: {refusal}")
     trainer = build_trainer(cfg, run_dir, interactive=interactive, extra_callbacks=extra_callbacks)

@@ -7,6 +7,8 @@ these functions, so the physics is written once.
 
 from __future__ import annotations
 
+import torch
+
 from isac.physics import rates
 from isac.physics.arrays import add_to_diagonal, array_namespace, device, solve_hermitian
 
@@ -33,6 +35,16 @@ def waveform_from_powers(sigma_s, U_T, waveform_len: int, U_s=None):
     S = xp.zeros((*sigma_s.shape[:-1], waveform_len, n_tx), dtype=U_T.dtype, device=device(U_T))
     S[..., :n_tx, :] = amplitudes[..., :, None] * U_T.mT.conj()
     return S if U_s is None else U_s @ S
+
+
+def waveform_from_covariance(R_x, waveform_len: int):
+    """A sensing waveform S with S^H S = R_x, for a covariance R_x complex [n, n_tx, n_tx]
+    (targets at directions): S = [diag(sqrt(lambda)) V^H; 0] from R_x = V diag(lambda) V^H,
+    largest power first. Returns (S complex [n, L, n_tx], lambda real [n, n_tx] descending:
+    the powers sigma_s of S)."""
+    eigenvalues, vectors = torch.linalg.eigh((R_x + R_x.mH) / 2)
+    powers, vectors = eigenvalues.flip(-1).clamp_min(0.0), vectors.flip(-1)
+    return waveform_from_powers(powers, vectors, waveform_len), powers
 
 
 def mmse_beams(H, p, sigma_s, sigma_t, waveform_len: int, noise_power):

@@ -13,7 +13,10 @@ from dataclasses import dataclass, fields
 import torch
 
 from isac import checks
+from isac.physics.channels import RAYLEIGH, ChannelConfig, line_of_sight
+from isac.physics.directional import DirectionalTargets
 from isac.physics.system import SystemConfig
+from isac.physics.targets import PAPER, TargetConfig
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Scenario:
         p: real [n, n_users], user receive powers p_k (path loss folded in, docs/model.md, item 6).
         sigma_t: real [n, n_tx], eigenvalues of R_T, descending.
         U_T: complex [n, n_tx, n_tx], eigenvectors of R_T (columns, matching sigma_t).
+        targets: the targets at directions (``target=directions``), whose transmit
+            covariance sum_i s_i^2 a_i a_i^H is then R_T; None for the paper's model.
     """
 
     H: torch.Tensor
@@ -33,6 +38,7 @@ class Scenario:
     p: torch.Tensor
     sigma_t: torch.Tensor
     U_T: torch.Tensor
+    targets: DirectionalTargets | None = None
 
     @property
     def R_T(self) -> torch.Tensor:
@@ -45,14 +51,13 @@ class Scenario:
     def to(self, dtype: torch.dtype) -> Scenario:
         """Cast to real ``dtype`` (float32/float64), complex fields to the matching complex type."""
         complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-        return Scenario(
-            **{
-                f.name: getattr(self, f.name).to(
-                    complex_dtype if getattr(self, f.name).is_complex() else dtype
-                )
-                for f in fields(self)
-            }
-        )
+
+        def cast(value):
+            if value is None or isinstance(value, DirectionalTargets):
+                return None if value is None else value.to(dtype)
+            return value.to(complex_dtype if value.is_complex() else dtype)
+
+        return Scenario(**{f.name: cast(getattr(self, f.name)) for f in fields(self)})
 
 
 def split_generator(seed: int, split: str) -> torch.Generator:
@@ -87,6 +92,8 @@ def sample_scenario(
     seed: int = 0,
     split: str = "train",
     dtype: torch.dtype = torch.float64,
+    targets: TargetConfig = PAPER,
+    channel: ChannelConfig = RAYLEIGH,
 ) -> Scenario:
     """Sample ``n`` instances of ``system`` with CSI accuracy ``beta``.
 
@@ -105,6 +112,15 @@ def sample_scenario(
         seed: base seed; ``(seed, split)`` selects the random stream.
         split: name of the data split, e.g. "train", "val", "test".
         dtype: real dtype of the result (sampling is always float64).
+        targets: the target model (:mod:`isac.physics.targets`): for ``directions`` the
+            targets are drawn from a stream of their own, and R_T is their transmit
+            covariance.
+        channel: the users' channel model (:mod:`isac.physics.channels`): for ``rician``
+            the directions and phases come from a stream of their own and the Rayleigh
+            draws are the scattered part.
+
+    The paper's model and Rayleigh users draw exactly what they always did: the other
+    models only add streams keyed to ``(seed, split)``.
     """
     n = checks.positive_int("n", n)
     beta = checks.in_unit_interval("beta", beta)
@@ -117,4 +133,15 @@ def sample_scenario(
     sigma_t = sigma_t.sort(dim=-1, descending=True).values
     U_T = haar_unitary(n, system.n_tx, generator)
     p = torch.full((n, system.n_users), system.user_power, dtype=torch.float64)
-    return Scenario(H=H, H_hat=H_hat, p=p, sigma_t=sigma_t, U_T=U_T).to(dtype)
+    if channel.model == "rician":
+        H_hat = line_of_sight(channel, H_hat, split_generator(seed, f"{split}:users"))
+        H = beta**0.5 * H_hat + (1.0 - beta) ** 0.5 * error
+    drawn = None
+    if targets.model == "directions":
+        drawn = DirectionalTargets.draw(
+            targets, system, n, split_generator(seed, f"{split}:targets")
+        )
+        eigenvalues, U_T = torch.linalg.eigh(drawn.transmit_covariance())
+        sigma_t, U_T = eigenvalues.flip(-1).clamp_min(0.0), U_T.flip(-1)
+    scenario = Scenario(H=H, H_hat=H_hat, p=p, sigma_t=sigma_t, U_T=U_T, targets=drawn)
+    return scenario.to(dtype)

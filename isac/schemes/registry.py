@@ -69,6 +69,10 @@ class Scheme:
         style: matplotlib line style of its curves.
         beyond_paper: whether the paper lacks it (figures mark such curves).
         cannot_serve: ``system -> None`` if it can serve ``system``, else the reason.
+        directional_path: ``"module:function"`` of its design with targets at directions,
+            ``(DirectionalInputs) -> Powers`` whose ``sigma_s`` is R_x
+            (:mod:`isac.schemes.directional`), or None where it has none.
+        directional_refusal: why it has none, in one line.
     """
 
     name: str
@@ -78,11 +82,22 @@ class Scheme:
     style: dict[str, Any]
     beyond_paper: bool = False
     cannot_serve: Callable[[SystemConfig], str | None] = _serves_any
+    directional_path: str | None = None
+    directional_refusal: str | None = None
 
     def design(self, inputs: SchemeInputs) -> Powers:
-        """Run the scheme's design function on ``inputs``."""
-        module, function = self.design_path.split(":")
+        """Run the scheme's design function on ``inputs``: the paper's model's for
+        :class:`SchemeInputs`, the directional one for the inputs of
+        :mod:`isac.schemes.directional`."""
+        path = self.design_path if isinstance(inputs, SchemeInputs) else self.directional_path
+        module, function = path.split(":")
         return getattr(importlib.import_module(module), function)(inputs)
+
+    def refusal(self, system: SystemConfig, target_model: str = "paper") -> str | None:
+        """None if the scheme can serve ``system`` with ``target_model``, else why not."""
+        if target_model == "directions" and self.directional_path is None:
+            return self.directional_refusal
+        return self.cannot_serve(system)
 
 
 SCHEMES: dict[str, Scheme] = {}
@@ -112,6 +127,7 @@ register(
         "isac.schemes.baselines:average_design",
         "mmse",
         dict(color="C2", marker="^"),
+        directional_path="isac.schemes.directional:average_design",
     )
 )
 register(
@@ -122,6 +138,10 @@ register(
         "zf",
         dict(color="C1", marker="D"),
         cannot_serve=_zero_forcing_needs,
+        directional_refusal=(
+            "ZFBF senses after cancelling the users, a model of the paper's isotropic echo; "
+            "with target=directions use traditional or optimum"
+        ),
     )
 )
 register(
@@ -131,6 +151,7 @@ register(
         "isac.schemes.traditional:traditional_design",
         "mmse",
         dict(color="C0", marker="s"),
+        directional_path="isac.schemes.directional:traditional_design",
     )
 )
 register(
@@ -141,6 +162,7 @@ register(
         "mmse",
         dict(color="C5", marker="x", linestyle="--", linewidth=1),
         beyond_paper=True,
+        directional_path="isac.schemes.directional:waterfilling_design",
     )
 )
 register(
@@ -151,6 +173,7 @@ register(
         "mmse",
         dict(color="C7", marker="+", linestyle="--", linewidth=1),
         beyond_paper=True,
+        directional_path="isac.schemes.directional:zero_power_design",
     )
 )
 register(
@@ -161,6 +184,7 @@ register(
         "mmse",
         dict(color="C6", marker="*", linestyle="--", linewidth=1),
         beyond_paper=True,
+        directional_path="isac.schemes.directional:price_prior_design",
     )
 )
 register(
@@ -171,12 +195,16 @@ register(
         "mmse",
         dict(color="k", linestyle=":", linewidth=1.5),
         beyond_paper=True,
+        directional_path="isac.schemes.directional:optimum_design",
     )
 )
 
 
 def select_schemes(
-    names: list[str] | None, system: SystemConfig, setting: str = "schemes"
+    names: list[str] | None,
+    system: SystemConfig,
+    setting: str = "schemes",
+    target_model: str = "paper",
 ) -> tuple[list[str], list[str]]:
     """The schemes to run on ``system``, and a note for each default scheme left out.
 
@@ -185,6 +213,7 @@ def select_schemes(
             every registered scheme, where those that cannot serve ``system`` are skipped.
         system: the system to serve.
         setting: the config key of ``names``, for error messages.
+        target_model: the target model to serve (``paper`` or ``directions``).
 
     Returns:
         (scheme names, one-line notes on the skipped ones).
@@ -195,7 +224,7 @@ def select_schemes(
     if names is None:
         chosen, notes = [], []
         for scheme in SCHEMES.values():
-            reason = scheme.cannot_serve(system)
+            reason = scheme.refusal(system, target_model)
             if reason is None:
                 chosen.append(scheme.name)
             else:
@@ -203,7 +232,7 @@ def select_schemes(
         return chosen, notes
     for name in names:
         checks.one_of(f"{setting}[]", name, tuple(SCHEMES))
-        reason = SCHEMES[name].cannot_serve(system)
+        reason = SCHEMES[name].refusal(system, target_model)
         if reason is not None:
             raise checks.SettingsError(f"{setting}: scheme {name} cannot run: {reason}; drop it")
     return list(names), []

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from isac import checks
 from isac.experiments.figures.csi import csi, fig11
+from isac.experiments.figures.directions import directions
 from isac.experiments.figures.rates import fig8, fig9, fig10
 from isac.experiments.figures.rows import Rows
 from isac.experiments.figures.runtime import table1
@@ -24,7 +25,7 @@ from isac.experiments.figures.training_curves import fig6
 from isac.experiments.sweeps import Run, latest_sweep, latest_sweeps, load_sweep
 from isac.files import write_csv
 
-MERGED_FIGURES = ("fig7", "fig8", "fig9", "fig10", "fig11")  # draw every learned network
+MERGED_FIGURES = ("fig7", "fig8", "fig9", "fig10", "fig11", "directions")  # every learned network
 
 FIGURES: dict[str, Callable[[list[Run]], tuple[Rows, Figure]]] = {
     "fig6": fig6,
@@ -35,6 +36,7 @@ FIGURES: dict[str, Callable[[list[Run]], tuple[Rows, Figure]]] = {
     "fig11": fig11,
     "table1": table1,
     "csi": csi,
+    "directions": directions,
 }
 
 

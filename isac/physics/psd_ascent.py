@@ -1,0 +1,109 @@
+"""Projected gradient ascent over transmit covariances: Hermitian Z >= 0 with tr Z <= P.
+
+With targets at directions (:mod:`isac.physics.directional`) the design is a covariance
+Z (r x r, r <= M small), and both the sensing optimum M_s (a concave problem) and the
+schemes' searches (:mod:`isac.schemes.directional`) maximise a smooth function of it over
+that set. :func:`projected_ascent` is the spectral projected gradient method (Birgin,
+Martinez and Raydan, SIAM J. Optim. 2000) for a batch, each sample on its own: the
+direction is the projected step of Barzilai-Borwein length, and a backtracking line
+search along it keeps every accepted step an improvement (Armijo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+ARMIJO = 1e-4  # the share of the first-order gain an accepted step must achieve
+SETTLED = 1e-13  # first-order gain, relative to the objective, below which a sample has converged
+BACKTRACKS = 4  # halvings of a step before the sample stays where it is, its next
+# step that much shorter
+LONGEST = 1e10  # bounds on the Barzilai-Borwein length, relative to the budget
+SHORTEST = 1e-12
+
+
+def project_onto_budget(values: torch.Tensor, budget: torch.Tensor | float) -> torch.Tensor:
+    """Euclidean projection of real [..., r] onto {v >= 0, sum v <= budget} (sort-based)."""
+    budget = torch.as_tensor(budget, dtype=values.dtype, device=values.device)
+    clipped = values.clamp_min(0.0)
+    inside = clipped.sum(-1) <= budget
+    ordered = values.sort(dim=-1, descending=True).values
+    excess = ordered.cumsum(-1) - budget[..., None]
+    counts = torch.arange(1, values.shape[-1] + 1, dtype=values.dtype, device=values.device)
+    n_active = (ordered - excess / counts > 0).sum(-1, keepdim=True).clamp_min(1)
+    threshold = excess.gather(-1, n_active - 1) / n_active
+    return torch.where(inside[..., None], clipped, (values - threshold).clamp_min(0.0))
+
+
+def project_psd_trace(Z: torch.Tensor, budget: torch.Tensor | float) -> torch.Tensor:
+    """The nearest (Frobenius) Hermitian [..., r, r] to Z that is PSD with trace <= budget:
+    Z's eigenvalues projected by :func:`project_onto_budget`, its eigenvectors kept."""
+    Z = (Z + Z.mH) / 2
+    eigenvalues, vectors = torch.linalg.eigh(Z)
+    projected = project_onto_budget(eigenvalues, budget)
+    return (vectors * projected.to(vectors.dtype)[..., None, :]) @ vectors.mH
+
+
+def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """real [n]: Re tr(X^H Y) of Hermitian [n, r, r]."""
+    return (X.conj() * Y).real.sum((-2, -1))
+
+
+def projected_ascent(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    start: torch.Tensor,
+    budget: torch.Tensor | float,
+    steps: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximise ``objective`` (Z [n, r, r] -> real [n], differentiable) from ``start``
+    over {Z >= 0, tr Z <= budget}, per sample, for ``steps`` iterations.
+
+    Returns:
+        (Z [n, r, r], value [n]) of the last point: every accepted step improves, so it is
+        the best point seen (the start is projected first).
+    """
+    budget = torch.as_tensor(budget, dtype=start.real.dtype, device=start.device)
+    scale = budget.clamp_min(torch.finfo(budget.dtype).tiny)
+
+    def value_and_gradient(Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            Z = Z.detach().requires_grad_(True)
+            value = objective(Z)
+            (gradient,) = torch.autograd.grad(value.sum(), Z)
+        return value.detach(), (gradient + gradient.mH) / 2
+
+    Z = project_psd_trace(start.detach(), budget)
+    value, gradient = value_and_gradient(Z)
+    norm = torch.linalg.matrix_norm(gradient).clamp_min(torch.finfo(budget.dtype).tiny)
+    length = scale / norm  # a first step of about the whole budget
+    for _ in range(steps):
+        direction = project_psd_trace(Z + length.to(Z.dtype)[:, None, None] * gradient, budget) - Z
+        slope = _inner(gradient, direction)  # >= 0: a projected step never descends
+        fraction = torch.ones_like(value)
+        # a sample whose first-order gain is at round-off has converged: it stays
+        accepted = slope <= SETTLED * value.abs().clamp_min(1.0)
+        trial_value = value
+        for _ in range(BACKTRACKS):
+            trial = Z + fraction.to(Z.dtype)[:, None, None] * direction
+            with torch.no_grad():
+                candidate = objective(trial)
+            good = ~accepted & (candidate >= value + ARMIJO * fraction * slope)
+            accepted |= good
+            trial_value = torch.where(good, candidate, trial_value)
+            fraction = torch.where(accepted, fraction, fraction * 0.5)
+            if accepted.all():
+                break
+        moved = accepted & (slope > SETTLED * value.abs().clamp_min(1.0))
+        new_Z = Z + torch.where(moved, fraction, 0.0).to(Z.dtype)[:, None, None] * direction
+        new_value, new_gradient = value_and_gradient(new_Z)
+        s = new_Z - Z
+        y = gradient - new_gradient  # minus the change of the gradient: ascent
+        curvature = _inner(s, y)
+        spectral = _inner(s, s) / curvature.clamp_min(torch.finfo(budget.dtype).tiny)
+        length = torch.where(moved & (curvature > 0), spectral, length * fraction)
+        length = length.clamp(SHORTEST * scale / norm, LONGEST * scale / norm)
+        Z, value, gradient = new_Z, torch.where(moved, new_value, value), new_gradient
+        if not moved.any():
+            break
+    return Z, value
