@@ -1,13 +1,17 @@
-"""Seconds per training epoch: Lightning against a plain PyTorch loop, in the same run.
+"""Seconds per training epoch: Lightning against a plain PyTorch loop, in the same run;
+with ``--realised BETA``, also training on the realised objective against the model's.
 
 Both train the same network (ISACNN at the defaults of conf/ unless overridden) on the same
 data loader with the same loss (30) and optimiser; validation is left out of both, so
 the ratio is Lightning's per-epoch overhead. Run:
 
     python benchmarks/epoch_time.py [--epochs 6] [--model isacnn] [--n-train 8000]
-                                    [--no-deterministic]
+                                    [--no-deterministic] [--realised 0.3]
 
 It prints the median seconds per epoch (after one warm-up epoch) of each and their ratio.
+With ``--realised BETA`` every loop trains for the robust receiver at that beta, and a
+third, Lightning with ``csi.objective=realised`` (its fresh errors of every epoch
+included), is timed against Lightning with the receiver's model objective.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def plain_epochs(
         loader.batch_sampler.sampler.set_epoch(epoch)
         start = time.perf_counter()
         for batch in loader:
-            loss = -batch.terms.wsnr(network(batch.features), system).mean()
+            loss = -batch.terms.wsnr(network(batch.problem), system).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -89,7 +93,8 @@ def plain_epochs(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--model", default="isacnn", choices=["isacnn", "fcnn"])
+    parser.add_argument("--model", default="isacnn", choices=["isacnn", "fcnn", "pricenet"])
+    parser.add_argument("--realised", type=float, metavar="BETA", default=None)
     parser.add_argument("--n-train", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -100,18 +105,25 @@ def main() -> None:
         "(the training default, trainer.deterministic, uses them)",
     )
     args = parser.parse_args()
-    cfg = compose_config(
-        overrides=[f"model={args.model}", f"data.n_train={args.n_train}", f"seed={args.seed}"]
-    )
+    overrides = [f"model={args.model}", f"data.n_train={args.n_train}", f"seed={args.seed}"]
+    if args.realised is not None:
+        overrides += ["csi.receiver=robust", f"csi.beta={args.realised}"]
+    cfg = compose_config(overrides=overrides)
     system = system_from_config(cfg)
     data = build_datamodule(cfg, system)
-    data.problem_set("train")  # drawn once, outside both timings
+    data.problem_set("train")  # drawn once, outside every timing
+    loops = [("plain", plain_epochs, cfg, data), ("lightning", lightning_epochs, cfg, data)]
+    if args.realised is not None:
+        realised_cfg = compose_config(overrides=[*overrides, "csi.objective=realised"])
+        realised_data = build_datamodule(realised_cfg, system)
+        realised_data.problem_set("train")
+        loops.append(("realised", lightning_epochs, realised_cfg, realised_data))
     results = {}
-    # interleaved three times so that drifts of the machine's speed hit both alike
+    # interleaved three times so that drifts of the machine's speed hit every loop alike
     for _ in range(3):
-        for name, run in (("plain", plain_epochs), ("lightning", lightning_epochs)):
+        for name, run, loop_cfg, loop_data in loops:
             results.setdefault(name, []).extend(
-                run(cfg, system, data, args.epochs, args.deterministic)[1:]
+                run(loop_cfg, system, loop_data, args.epochs, args.deterministic)[1:]
             )
     plain, lightning = (statistics.median(results[k]) for k in ("plain", "lightning"))
     print(
@@ -121,6 +133,10 @@ def main() -> None:
     print(f"plain PyTorch loop : {plain:.3f} s/epoch")
     print(f"Lightning          : {lightning:.3f} s/epoch")
     print(f"ratio              : {lightning / plain:.2f}x")
+    if args.realised is not None:
+        realised = statistics.median(results["realised"])
+        ratio = realised / lightning
+        print(f"realised objective : {realised:.3f} s/epoch, {ratio:.2f}x the model's")
 
 
 if __name__ == "__main__":

@@ -38,10 +38,15 @@ class CsiConfig:
             paper's metric: beams from the true H), naive (MMSE beams from H_hat as if
             exact) and robust (LMMSE beams for the estimation error;
             :mod:`isac.physics.receivers`).
+        objective: what a network is trained for: ``model``, its receiver's objective
+            (the paper's), or ``realised``, the WSNR realised on the true channel with
+            the receiver's beams, under errors drawn afresh every epoch
+            (:mod:`isac.physics.realised`; naive or robust receiver, beta < 1).
     """
 
     beta: float = 1.0
     receiver: str = "genie"
+    objective: str = "model"
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,14 @@ def numpy_mmse_beams(H: np.ndarray, p: np.ndarray, echo: float, L: float, noise:
     return np.stack(beams, axis=1)
 
 
+def robust_beams(H_hat: np.ndarray, p: np.ndarray, level: float, beta: float) -> np.ndarray:
+    """(beta H_hat^* P H_hat^T + ((1 - beta) sum p + level) I)^-1 h_hat_k^*, as columns: the
+    robust LMMSE beams by direct inversion (beta = 1: the MMSE beams of H_hat)."""
+    n_rx = H_hat.shape[0]
+    omega = beta * (H_hat.conj() * p) @ H_hat.T + ((1 - beta) * p.sum() + level) * np.eye(n_rx)
+    return np.linalg.solve(omega, H_hat.conj())
+
+
 def water_filling_by_active_sets(gains: np.ndarray, budget: float) -> float:
     """Brute force: the best value of sum log(1 + g x) over every active set whose
     stationary point is feasible (x > 0 on the set)."""

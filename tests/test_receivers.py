@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, config
+from helpers import TINY, config, robust_beams
 
 from isac.checks import SettingsError
 from isac.designer import Designer
@@ -30,13 +30,6 @@ def bound_sinr(w: np.ndarray, H_hat: np.ndarray, p: np.ndarray, k: int, level: f
     gains = np.abs(H_hat.T @ w) ** 2 * p
     error = (1 - beta) * p.sum() + level
     return beta * gains[k] / (beta * (gains.sum() - gains[k]) + error * np.vdot(w, w).real)
-
-
-def robust_beams(H_hat: np.ndarray, p: np.ndarray, level: float, beta: float) -> np.ndarray:
-    """(beta H_hat^* P H_hat^T + ((1 - beta) sum p + level) I)^-1 h_hat_k^*, as columns."""
-    n_rx = H_hat.shape[0]
-    omega = beta * (H_hat.conj() * p) @ H_hat.T + ((1 - beta) * p.sum() + level) * np.eye(n_rx)
-    return np.linalg.solve(omega, H_hat.conj())
 
 
 def one_instance(beta: float, seed: int = 5):
@@ -70,7 +63,7 @@ def test_robust_beams_maximise_the_bound_and_match_numpy(beta):
                 assert best >= bound_sinr(w, H_hat, p, k, level, beta) * (1 - 1e-12)
 
 
-def test_robust_terms_are_the_bound_of_robust_beams_and_the_bs_view_of_sensing():
+def test_robust_terms_are_the_bound_of_robust_beams_and_sense_the_estimates_covariance():
     beta = 0.4
     scenario, sigma_s = one_instance(beta)
     terms = ProblemTerms.for_receiver(
@@ -84,8 +77,8 @@ def test_robust_terms_are_the_bound_of_robust_beams_and_the_bs_view_of_sensing()
         for k in range(SYSTEM.n_users):
             expected = bound_sinr(beams[:, k], H_hat, p, k, level, beta)
             assert float(sinr[i, k]) == pytest.approx(expected, rel=1e-9)
-        covariance = beta * (H_hat * p) @ H_hat.conj().T
-        covariance += ((1 - beta) * p.sum() + 1.0) * np.eye(SYSTEM.n_rx)
+        # the sensing rate sees H_hat's own covariance, not the expected one
+        covariance = (H_hat * p) @ H_hat.conj().T + np.eye(SYSTEM.n_rx)
         expected_h = np.sort(1.0 / np.linalg.eigvalsh(covariance))[::-1]
         np.testing.assert_allclose(terms.sigma_h[i].numpy(), expected_h, rtol=1e-10)
 

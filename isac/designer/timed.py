@@ -76,7 +76,7 @@ def design_scheme(
     start = time.perf_counter()
     sigma_t, U_T, lowest = eigen_inputs(R_T)
     channel, noise = receiver.model(H_hat, p, system)
-    seen = ProblemTerms.from_channels(channel, p, sigma_t, system, noise)
+    seen = ProblemTerms.for_receiver(receiver, H_hat, p, sigma_t, system)
     powers = scheme.design(SchemeInputs(seen, channel, p, system))
     S = recover.waveform_from_powers(powers.sigma_s, U_T, system.waveform_len)
     rule = BEAM_RULES[scheme.beam_rule]

@@ -66,8 +66,7 @@ def score(
     H, H_hat, p = scenario.H, scenario.H_hat, scenario.p
 
     def rate_of(channel: torch.Tensor, W: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        sinr = rates.sinr_fixed_beams(*rates.beam_terms(channel, p, W), echo, noise)
-        return torch.log1p(sinr).mean(dim=-1) / rates.LN2
+        return rates.rate_c_fixed_beams(channel, p, W, echo, noise)
 
     def wsnr(rate_c: torch.Tensor) -> torch.Tensor:
         return rates.wsnr(rate_s, rate_c, truth.max_rate_s, truth.max_rate_c, system.alpha)

@@ -80,7 +80,7 @@ def scored_metrics(
         def design(batch: Batch, problems: ProblemSet) -> torch.Tensor:
             problem = problems.problem
             kind = SchemeInputs if problem.targets is None else DirectionalInputs
-            inputs = kind(problems.terms, problem.H_hat, problem.p, problems.system)
+            inputs = kind(problems.reference_terms, problem.H_hat, problem.p, problems.system)
             return SCHEMES[name].design(inputs).sigma_s
 
         return design
@@ -136,6 +136,7 @@ def metrics_record(
         "channel": asdict(channel_of(cfg)),
         "beta": float(cfg.csi.beta),
         "receiver": str(cfg.csi.receiver),
+        "objective": str(run_cfg.csi.get("objective", "model")),  # what it was trained for
         "seed": int(run_cfg.seed),
         "data_seed": int(cfg.data.seed),
         "n_train": int(run_cfg.data.n_train),

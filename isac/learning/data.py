@@ -26,8 +26,9 @@ from isac.learning.problem_batch import ProblemBatch
 from isac.physics.channels import RAYLEIGH, ChannelConfig
 from isac.physics.directional import DirectionalTerms
 from isac.physics.problem import ProblemTerms
+from isac.physics.realised import OBJECTIVES, RealisedTerms
 from isac.physics.receivers import Receiver
-from isac.physics.scenario import sample_scenario, split_generator
+from isac.physics.scenario import complex_gaussian, sample_scenario, split_generator
 from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER, TargetConfig
 
@@ -76,9 +77,12 @@ class ProblemSet(Dataset):
         dtype: torch.dtype = torch.float32,
         target: TargetConfig = PAPER,
         channel: ChannelConfig = RAYLEIGH,
+        objective: str = "model",
     ) -> None:
         self.system = system
+        self.dtype = dtype
         chosen = Receiver(receiver, beta)
+        self.receiver = chosen
         scenario = sample_scenario(
             system, n, beta=beta, seed=seed, split=split, targets=target, channel=channel
         )
@@ -93,7 +97,11 @@ class ProblemSet(Dataset):
             scenario.targets,
             scenario.U_T if directional else None,
         )
-        if directional:
+        if objective == "realised":
+            terms = RealisedTerms.from_channels(
+                chosen, scenario.H, scenario.H_hat, scenario.p, scenario.sigma_t, system
+            )
+        elif directional:
             terms = DirectionalTerms.for_receiver(
                 chosen, scenario.H_hat, scenario.p, scenario.targets, system, H=scenario.H
             )
@@ -104,6 +112,24 @@ class ProblemSet(Dataset):
         self.terms = terms.to(dtype)
         if directional:
             _ = self.problem.terms  # once here; mini-batches carry their part of them
+
+    @property
+    def reference_terms(self) -> ProblemTerms | DirectionalTerms:
+        """The terms a reference scheme designs from: those the loss scores, or for the
+        realised objective, which no scheme can compute, its receiver's model of H_hat."""
+        if isinstance(self.terms, RealisedTerms):
+            return self.problem.terms.to(self.dtype)
+        return self.terms
+
+    def redraw_errors(self, generator: torch.Generator) -> None:
+        """Score the realised objective on fresh true channels H = sqrt(beta) H_hat + E,
+        E ~ CN(0, (1 - beta) I) drawn from ``generator``, for the same estimates."""
+        problem, beta = self.problem, self.receiver.beta
+        error = complex_gaussian(tuple(problem.H_hat.shape), generator)
+        H = beta**0.5 * problem.H_hat + (1.0 - beta) ** 0.5 * error
+        self.terms = RealisedTerms.from_channels(
+            self.receiver, H, problem.H_hat, problem.p, problem.sigma_t, self.system
+        ).to(self.dtype)
 
     def __len__(self) -> int:
         return len(self.problem)
@@ -157,6 +183,11 @@ class ISACDataModule(L.LightningDataModule):
         receiver: the receiver the loss is for, one of
             :data:`~isac.physics.receivers.RECEIVERS`.
         target, channel: the target model and the users' channel model.
+        objective: what the loss scores (:data:`~isac.physics.realised.OBJECTIVES`): the
+            receiver's model of H_hat, or the WSNR realised on the true channel. With
+            ``realised``, every epoch scores the training set on fresh errors E drawn from
+            ``(seed, "errors-<epoch>")``, so a resumed run sees the same ones; validation
+            and test keep their sets' own draws.
     """
 
     def __init__(
@@ -168,12 +199,14 @@ class ISACDataModule(L.LightningDataModule):
         receiver: str = "genie",
         target: TargetConfig = PAPER,
         channel: ChannelConfig = RAYLEIGH,
+        objective: str = "model",
     ) -> None:
         super().__init__()
         self.system = system
         self.target, self.channel = target, channel
         self.beta = Receiver(receiver, beta).beta  # validates both
         self.receiver = receiver
+        self.objective = checked_objective(objective, receiver, beta, target)
         self.n_train = checks.positive_int("data.n_train", data.n_train)
         self.n_val = checks.positive_int("data.n_val", data.n_val)
         self.n_test = checks.positive_int("data.n_test", data.n_test)
@@ -182,7 +215,8 @@ class ISACDataModule(L.LightningDataModule):
         self.seed = int(data.seed)
         self.resample_train = bool(data.resample_train)
         self.sets: dict[str, ProblemSet] = {}
-        self.drawn_epoch: int | None = None  # epoch of the training set in ``resample_train`` mode
+        # the epoch the training set (``resample_train``) or its errors (``realised``) are of
+        self.drawn_epoch: int | None = None
 
     def transfer_batch_to_device(
         self, batch: Batch, device: torch.device, dataloader_idx: int
@@ -216,6 +250,7 @@ class ISACDataModule(L.LightningDataModule):
                 receiver=self.receiver,
                 target=self.target,
                 channel=self.channel,
+                objective=self.objective,
             )
         return self.sets[split]
 
@@ -234,6 +269,7 @@ class ISACDataModule(L.LightningDataModule):
                 receiver=self.receiver,
                 target=self.target,
                 channel=self.channel,
+                objective=self.objective,
             )
             self.drawn_epoch = epoch
 
@@ -246,9 +282,18 @@ class ISACDataModule(L.LightningDataModule):
             collate_fn=_keep_batch,
         )
 
+    def _draw_errors(self, epoch: int) -> None:
+        if self.drawn_epoch != epoch:
+            generator = split_generator(self.seed, f"{self.training_split()}:errors-{epoch}")
+            self.problem_set("train").redraw_errors(generator)
+            self.drawn_epoch = epoch
+
     def train_dataloader(self) -> DataLoader:
         if self.resample_train:
+            # a redrawn set carries fresh errors with its fresh estimates
             sampler = EpochShuffle(self.n_train, self.seed, before_epoch=self._draw_training_set)
+        elif self.objective == "realised":
+            sampler = EpochShuffle(self.n_train, self.seed, before_epoch=self._draw_errors)
         else:
             self.problem_set("train")
             sampler = EpochShuffle(self.n_train, self.seed)
@@ -274,3 +319,31 @@ class _LazySet(Dataset):
 
     def __getitems__(self, indices: list[int]) -> Batch:
         return self.dataset_of().__getitems__(indices)
+
+
+def checked_objective(objective: str, receiver: str, beta: float, target: TargetConfig) -> str:
+    """``objective`` (``csi.objective``), validated against the rest of ``csi`` and the
+    target model.
+
+    Raises:
+        checks.SettingsError: an unknown objective, or ``realised`` where it has nothing
+            to learn or does not apply.
+    """
+    checks.one_of("csi.objective", objective, OBJECTIVES)
+    if objective == "realised":
+        if beta == 1.0:
+            raise checks.SettingsError(
+                "csi.objective=realised needs csi.beta in [0, 1): at beta = 1 the realised "
+                "WSNR is the model's, and there is nothing more to learn"
+            )
+        if receiver == "genie":
+            raise checks.SettingsError(
+                "csi.objective=realised needs csi.receiver=naive or robust: the genie's "
+                "objective is already the WSNR realised on the true channel"
+            )
+        if target.model != "paper":
+            raise checks.SettingsError(
+                "csi.objective=realised serves target=paper: the realised rates of targets "
+                "at directions are not modelled yet"
+            )
+    return objective

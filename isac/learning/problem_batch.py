@@ -108,9 +108,8 @@ class ProblemBatch:
                 return DirectionalTerms.for_receiver(
                     self.receiver, H_hat, p, self.targets, self.system
                 )
-            channel, noise = self.receiver.model(H_hat, p, self.system)
-            return ProblemTerms.from_channels(
-                channel, p, self.sigma_t.double(), self.system, noise, sinr_form="resolvent"
+            return ProblemTerms.for_receiver(
+                self.receiver, H_hat, p, self.sigma_t.double(), self.system, sinr_form="resolvent"
             )
 
     def __len__(self) -> int:

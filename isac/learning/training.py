@@ -37,6 +37,7 @@ from isac.learning.loggers import build_logger, logger_spec
 from isac.learning.network_registry import network_kind, network_options
 from isac.learning.universal_data import UniversalDataModule
 from isac.learning.upgrade import upgrade_run_config
+from isac.physics.realised import OBJECTIVES
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
@@ -73,11 +74,16 @@ def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     """The data module of ``cfg.data`` and ``cfg.csi`` (validates them; draws nothing yet):
     over the operating points of ``data.operating_points`` when set."""
     data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
+    objective = checks.one_of("csi.objective", cfg.csi.get("objective", "model"), OBJECTIVES)
     if data.operating_points is not None:
         if target_of(cfg).model != "paper" or channel_of(cfg).model != "rayleigh":
             raise checks.SettingsError(
                 "data.operating_points (a universal network) trains on the paper's model: "
                 "target=paper and channel=rayleigh"
+            )
+        if objective != "model":
+            raise checks.SettingsError(
+                "data.operating_points (a universal network) trains on csi.objective=model"
             )
         return UniversalDataModule(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
     return ISACDataModule(
@@ -87,6 +93,7 @@ def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
         receiver=cfg.csi.receiver,
         target=target_of(cfg),
         channel=channel_of(cfg),
+        objective=objective,
     )
 
 

@@ -118,10 +118,12 @@ class DirectionalTerms(PerInstance):
         targets: DirectionalTargets,
         system: SystemConfig,
         comm_noise: torch.Tensor | None = None,
+        interference: torch.Tensor | None = None,
     ) -> DirectionalTerms:
         """The terms of channels H [n, N_r, K], powers p [n, K] and ``targets``, in float64
         (whatever their precision), with ``comm_noise`` real [n] (the noise when None) the
-        noise level of the users' model, as :meth:`ProblemTerms.from_channels` takes it."""
+        noise level of the users' model and ``interference`` (H when None) the channel
+        whose users the sensing rate sees, as :meth:`ProblemTerms.from_channels` takes them."""
         n = H.shape[0]
         checks.shape("H", H, (n, system.n_rx, system.n_users))
         checks.shape("p", p, (n, system.n_users))
@@ -134,7 +136,11 @@ class DirectionalTerms(PerInstance):
         )
         identity = torch.eye(system.n_rx, dtype=H.dtype, device=H.device)
         users = rates.received_user_covariance(H, p)
-        Q = users + noise.to(H.dtype)[:, None, None] * identity  # H P H^H + noise I
+        seen = users
+        if interference is not None:
+            checks.shape("interference", interference, (n, system.n_rx, system.n_users))
+            seen = rates.received_user_covariance(interference.to(H.dtype), p)
+        Q = seen + system.noise_power * identity  # H P H^H + noise I
         B, scale = targets.B, targets.variances.sqrt().to(H.dtype)
         gram = B.mH @ torch.linalg.solve(Q, B)  # B^H Q^-1 B
         weights = scale[..., :, None] * gram * scale[..., None, :]
@@ -177,7 +183,10 @@ class DirectionalTerms(PerInstance):
         """The terms of ``receiver``'s model of H_hat (and of the true channel ``H`` for a
         genie), as :meth:`ProblemTerms.for_receiver`."""
         channel, noise = receiver.model(H_hat, p, system, H)
-        return cls.from_channels(channel, p, targets, system, noise)
+        seen = receiver.interference(H_hat, H)
+        return cls.from_channels(
+            channel, p, targets, system, noise, None if seen is channel else seen
+        )
 
     def __len__(self) -> int:
         return self.base_q.shape[0]

@@ -54,15 +54,18 @@ class ProblemTerms(PerInstance):
         system: SystemConfig,
         comm_noise: torch.Tensor | None = None,
         sinr_form: str = "partial_fractions",
+        interference: torch.Tensor | None = None,
     ) -> ProblemTerms:
         """Precompute the terms for channels ``H`` [n, n_rx, n_users], powers ``p`` [n, n_users]
         and R_T eigenvalues ``sigma_t`` [n, n_tx]; the result has ``sigma_t``'s dtype.
 
         ``comm_noise`` (real [n]; the noise when None) is the noise level of the users'
-        model, in the communication rate and in sigma_h; M_s, the sensing rate without
-        users, keeps the noise. ``sinr_form`` picks the users' SINR form
-        (:data:`~isac.physics.user_sinr.SINR_FORMS`); ``resolvent`` is for float64 only
-        and takes sigma_h from the same eigendecomposition.
+        model in the communication rate. ``interference`` (complex [n, n_rx, n_users]; H
+        when None) is the channel whose users the sensing rate sees, through sigma_h of
+        its covariance plus the noise (:meth:`Receiver.interference`). ``sinr_form`` picks
+        the users' SINR form (:data:`~isac.physics.user_sinr.SINR_FORMS`); ``resolvent``
+        is for float64 only and takes sigma_h from the same eigendecomposition when the
+        sensing rate sees H.
 
         The eigendecompositions always run in float64: in float32 the (near-)zero
         eigenvalues of a strong user covariance carry an absolute error of about
@@ -82,12 +85,15 @@ class ProblemTerms(PerInstance):
             checks.shape("comm_noise", comm_noise, (n,))
             noise64 = comm_noise.double()
         users = SINR_FORMS[sinr_form].from_channels(H64, p64)
-        if isinstance(users, ResolventSinr):
+        if interference is not None:
+            checks.shape("interference", interference, (n, system.n_rx, system.n_users))
+            sigma_h = rates.sigma_h(interference.to(torch.complex128), p64, system.noise_power)
+        elif isinstance(users, ResolventSinr):
             sigma_h = rates.sigma_h_from_user_eigenvalues(
-                users.gram_eigenvalues, system.n_rx, noise64
+                users.gram_eigenvalues, system.n_rx, system.noise_power
             )
         else:
-            sigma_h = rates.sigma_h(H64, p64, noise64)
+            sigma_h = rates.sigma_h(H64, p64, system.noise_power)
         terms = cls(
             sigma_t=sigma_t64,
             sigma_h=sigma_h,
@@ -113,12 +119,16 @@ class ProblemTerms(PerInstance):
         sigma_t: torch.Tensor,
         system: SystemConfig,
         H: torch.Tensor | None = None,
+        sinr_form: str = "partial_fractions",
     ) -> ProblemTerms:
         """The terms of ``receiver``'s model (:meth:`Receiver.model`) of H_hat (and of the
         true channel ``H`` for a genie): the objective a design for that receiver
-        maximises."""
+        maximises. Its sensing rate sees :meth:`Receiver.interference`."""
         channel, noise = receiver.model(H_hat, p, system, H)
-        return cls.from_channels(channel, p, sigma_t, system, noise)
+        seen = receiver.interference(H_hat, H)
+        return cls.from_channels(
+            channel, p, sigma_t, system, noise, sinr_form, None if seen is channel else seen
+        )
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, system: SystemConfig) -> ProblemTerms:
@@ -150,8 +160,19 @@ class ProblemTerms(PerInstance):
         Returns:
             dict of real [n]: ``wsnr``, ``rate_s``, ``rate_c``, ``sum_rate_c`` (K Rc), ``power``.
         """
-        rate_s = self.sensing_rate(sigma_s, system)
-        rate_c = self.comm_rate(sigma_s, system)
+        return self.metrics_of(
+            sigma_s, self.sensing_rate(sigma_s, system), self.comm_rate(sigma_s, system), system
+        )
+
+    def metrics_of(
+        self,
+        sigma_s: torch.Tensor,
+        rate_s: torch.Tensor,
+        rate_c: torch.Tensor,
+        system: SystemConfig,
+    ) -> dict[str, torch.Tensor]:
+        """The metrics of :meth:`evaluate` for the rates ``rate_s`` and ``rate_c`` (real
+        [n]) of ``sigma_s``, the WSNR normalised by these terms' M_s and M_c."""
         return {
             "wsnr": rates.wsnr(rate_s, rate_c, self.max_rate_s, self.max_rate_c, system.alpha),
             "rate_s": rate_s,

@@ -170,6 +170,20 @@ def sinr_fixed_beams(
     return torch.where(decoded, signal / torch.where(decoded, total, 1.0), 0.0)
 
 
+def rate_c_fixed_beams(
+    H: torch.Tensor,
+    p: torch.Tensor,
+    W: torch.Tensor,
+    echo_power: torch.Tensor,
+    noise_power: float | torch.Tensor,
+) -> torch.Tensor:
+    """real [...]: Rc, bits/s/Hz per user, of fixed beams W [..., n_rx, n_users] on the
+    channel H [..., n_rx, n_users] at echo power ``echo_power`` [...] per receive antenna:
+    mean_k log2(1 + SINR_k) with the SINR (7)/(19) of :func:`sinr_fixed_beams`."""
+    sinr = sinr_fixed_beams(*beam_terms(H, p, W), echo_power, noise_power)
+    return torch.log1p(sinr).mean(dim=-1) / LN2
+
+
 def max_sensing_rate(
     sigma_t: torch.Tensor, sensing_power: float, n_rx: int, waveform_len: int, noise_power: float
 ) -> torch.Tensor:
