@@ -138,12 +138,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    # point -> (system, beta, n_test, seed, [(label, module)])
-    points: dict[tuple[int, float], tuple] = {}
+    # (N_r, beta, every system setting) -> (system, beta, n_test, seed, [(label, module)])
+    points: dict[tuple, tuple] = {}
+
+    def key_of(system: SystemConfig, beta: float) -> tuple:
+        return (system.n_rx, beta, tuple(sorted(system.to_dict().items())))
+
     for text in args.points:
         n_rx, beta = text.split(":")
         system = SystemConfig(n_rx=int(n_rx))
-        points[(system.n_rx, float(beta))] = (system, float(beta), args.n_test, args.seed, [])
+        points[key_of(system, float(beta))] = (system, float(beta), args.n_test, args.seed, [])
     for run in runs_of(args.runs):
         metrics = json.loads((run / "metrics.json").read_text())
         system = SystemConfig(**metrics["system"])
@@ -151,13 +155,17 @@ def main() -> None:
         module = load_for(
             run / "checkpoints" / "best.ckpt", system, Receiver(metrics["receiver"], beta)
         )
-        key = (system.n_rx, beta)
-        n_test = int(read_saved_run(run).data.n_test)
-        entry = points.setdefault(key, (system, beta, n_test, int(metrics["data_seed"]), []))
+        test_set = (int(read_saved_run(run).data.n_test), int(metrics["data_seed"]))
+        entry = points.setdefault(key_of(system, beta), (system, beta, *test_set, []))
+        if entry[2:4] != test_set:
+            raise SystemExit(
+                f"run {run}: its test set (n_test, seed) = {test_set} differs from {entry[2:4]} "
+                "of the same point; paired differences need one test set"
+            )
         entry[4].append((f"{module.name}_{metrics['objective']}", module))
 
     rows = []
-    for (n_rx, beta), (system, beta, n_test, seed, networks) in sorted(points.items()):
+    for (n_rx, _, _), (system, beta, n_test, seed, networks) in sorted(points.items()):
         scores = point_scores(system, beta, n_test, seed, networks)
         best = max(MODEL_BASED, key=lambda name: scores[name].mean().item())
         for name, values in scores.items():

@@ -4,6 +4,7 @@ errors of every epoch, the refusals, and a training run."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -142,3 +143,14 @@ def test_pricenet_trains_on_the_realised_objective(tmp_path):
     assert metrics["test"]["wsnr"] == pytest.approx(rows["pricenet"]["wsnr_robust"], rel=1e-4)
     # starting from the exact layer at its prior price, it stays near the robust optimum
     assert rows["pricenet"]["wsnr"] >= rows["optimum"]["wsnr"] - 0.01
+    # the draw oracle, a search over every power split of each draw, bounds every design
+    # with the robust beams from above; the genie's beams do better than any
+    table = tmp_path / "edge.csv"
+    edge = run_script("scripts/realised_edge.py", str(tmp_path), "--out", str(table), cwd=tmp_path)
+    assert edge.returncode == 0, edge.stderr
+    with table.open() as handle:
+        wsnr = {row["design"]: float(row["wsnr"]) for row in csv.DictReader(handle)}
+    assert wsnr["pricenet_realised"] == pytest.approx(metrics["test"]["wsnr"], rel=1e-4)
+    for design in ("naive_powers_robust_beams", "robust", "pricenet_realised"):
+        assert wsnr["draw_oracle"] >= wsnr[design] - 1e-6
+    assert wsnr["genie"] > wsnr["draw_oracle"]
