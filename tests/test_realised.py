@@ -146,8 +146,18 @@ def test_pricenet_trains_on_the_realised_objective(tmp_path):
     # the draw oracle, a search over every power split of each draw, bounds every design
     # with the robust beams from above; the genie's beams do better than any
     table = tmp_path / "edge.csv"
-    edge = run_script("scripts/realised_edge.py", str(tmp_path), "--out", str(table), cwd=tmp_path)
+    figure = tmp_path / "edge.png"
+    edge = run_script(
+        "scripts/realised_edge.py",
+        str(tmp_path),
+        "--out",
+        str(table),
+        "--figure",
+        str(figure),
+        cwd=tmp_path,
+    )
     assert edge.returncode == 0, edge.stderr
+    assert figure.stat().st_size > 0
     with table.open() as handle:
         wsnr = {row["design"]: float(row["wsnr"]) for row in csv.DictReader(handle)}
     assert wsnr["pricenet_realised"] == pytest.approx(metrics["test"]["wsnr"], rel=1e-4)
