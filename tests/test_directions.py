@@ -268,6 +268,7 @@ def test_bad_target_settings_are_refused(overrides, message):
         target_of(cfg)
 
 
+@pytest.mark.slow
 def test_a_bad_target_stops_train_before_any_work(tmp_path):
     result = run_script(
         "train.py",
@@ -319,6 +320,7 @@ def test_the_reference_optimum_matches_a_second_method():
         assert reference[b].item() >= best - 1e-6
 
 
+@pytest.mark.slow
 def test_directionnet_trains_and_nears_the_optimum(tmp_path):
     run = run_script(
         "train.py",
@@ -368,6 +370,7 @@ def test_directionnet_trains_and_nears_the_optimum(tmp_path):
     assert "trained for target=directions with target.n_targets=2, not" in other.stderr
 
 
+@pytest.mark.slow
 def test_a_paper_network_is_refused_for_targets_at_directions(trained_run, tmp_path):
     result = run_script(
         "evaluate.py",

@@ -301,6 +301,7 @@ def test_a_figure_draws_the_latest_sweep_of_every_learned_network(tmp_path):
     assert_png(png_path)
 
 
+@pytest.mark.slow
 def test_learned_vs_optimum_reports_share_worst_sample_and_ranking(tmp_path):
     header = ["alpha", "scheme", *EVALUATION_METRICS]
 

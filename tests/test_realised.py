@@ -121,6 +121,7 @@ def test_bad_objectives_are_refused_in_one_line(overrides, message):
         realised_module(*overrides)
 
 
+@pytest.mark.slow
 def test_pricenet_trains_on_the_realised_objective(tmp_path):
     run = run_script(
         "train.py",
