@@ -28,7 +28,12 @@ from isac.physics.directional import DirectionalTerms
 from isac.physics.problem import ProblemTerms
 from isac.physics.realised import OBJECTIVES, RealisedTerms
 from isac.physics.receivers import Receiver
-from isac.physics.scenario import complex_gaussian, sample_scenario, split_generator
+from isac.physics.scenario import (
+    complex_gaussian,
+    sample_scenario,
+    split_generator,
+    true_channel,
+)
 from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER, TargetConfig
 
@@ -124,9 +129,9 @@ class ProblemSet(Dataset):
     def redraw_errors(self, generator: torch.Generator) -> None:
         """Score the realised objective on fresh true channels H = sqrt(beta) H_hat + E,
         E ~ CN(0, (1 - beta) I) drawn from ``generator``, for the same estimates."""
-        problem, beta = self.problem, self.receiver.beta
+        problem = self.problem
         error = complex_gaussian(tuple(problem.H_hat.shape), generator)
-        H = beta**0.5 * problem.H_hat + (1.0 - beta) ** 0.5 * error
+        H = true_channel(problem.H_hat, error, self.receiver.beta)
         self.terms = RealisedTerms.from_channels(
             self.receiver, H, problem.H_hat, problem.p, problem.sigma_t, self.system
         ).to(self.dtype)

@@ -183,9 +183,8 @@ class DirectionalTerms(PerInstance):
         """The terms of ``receiver``'s model of H_hat (and of the true channel ``H`` for a
         genie), as :meth:`ProblemTerms.for_receiver`."""
         channel, noise = receiver.model(H_hat, p, system, H)
-        seen = receiver.interference(H_hat, H)
         return cls.from_channels(
-            channel, p, targets, system, noise, None if seen is channel else seen
+            channel, p, targets, system, noise, receiver.sensing_channel(H_hat)
         )
 
     def __len__(self) -> int:

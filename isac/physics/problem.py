@@ -62,7 +62,7 @@ class ProblemTerms(PerInstance):
         ``comm_noise`` (real [n]; the noise when None) is the noise level of the users'
         model in the communication rate. ``interference`` (complex [n, n_rx, n_users]; H
         when None) is the channel whose users the sensing rate sees, through sigma_h of
-        its covariance plus the noise (:meth:`Receiver.interference`). ``sinr_form`` picks
+        its covariance plus the noise (:meth:`Receiver.sensing_channel`). ``sinr_form`` picks
         the users' SINR form (:data:`~isac.physics.user_sinr.SINR_FORMS`); ``resolvent``
         is for float64 only and takes sigma_h from the same eigendecomposition when the
         sensing rate sees H.
@@ -123,11 +123,10 @@ class ProblemTerms(PerInstance):
     ) -> ProblemTerms:
         """The terms of ``receiver``'s model (:meth:`Receiver.model`) of H_hat (and of the
         true channel ``H`` for a genie): the objective a design for that receiver
-        maximises. Its sensing rate sees :meth:`Receiver.interference`."""
+        maximises. Its sensing rate sees :meth:`Receiver.sensing_channel`."""
         channel, noise = receiver.model(H_hat, p, system, H)
-        seen = receiver.interference(H_hat, H)
         return cls.from_channels(
-            channel, p, sigma_t, system, noise, sinr_form, None if seen is channel else seen
+            channel, p, sigma_t, system, noise, sinr_form, receiver.sensing_channel(H_hat)
         )
 
     @classmethod

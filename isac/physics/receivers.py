@@ -16,9 +16,10 @@ model (docs/model.md, item 13):
   Thm. 4.1). It is a function of the echo power t alone, so the problem terms (28), the
   optimum, the traditional solver and the learned designs all carry over.
 
-The sensing rate sees the users' interference through :meth:`Receiver.interference`:
-the true H for the genie, and H_hat's own covariance H_hat P H_hat^H + noise I for the
-BS's receivers, robust included. The robust objective is thus the error-as-noise bound
+The sensing rate sees the users' interference H P H^H + noise I of the model's channel,
+the true H for the genie and H_hat for naive, and for robust, whose model scales the
+estimate, H_hat's own covariance H_hat P H_hat^H + noise I
+(:meth:`Receiver.sensing_channel`). The robust objective is thus the error-as-noise bound
 for Rc and H_hat's covariance for Rs. The covariance the BS expects,
 beta H_hat P H_hat^H + ((1 - beta) sum_i p_i + noise) I, spreads the users over all N_r
 dimensions and hides the N_r - K that every realisation leaves free; its optimum realises
@@ -74,16 +75,17 @@ class Receiver:
             return error_as_noise(H_hat, p, system, self.beta)
         xp = array_namespace(p)
         noise = xp.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=device(p))
-        return self.interference(H_hat, H), noise
+        return (H if self.kind == "genie" and H is not None else H_hat), noise
 
-    def interference(self, H_hat, H=None):
+    def sensing_channel(self, H_hat):
         """The users' channel whose interference H P H^H + noise I the sensing rate of this
-        receiver's objective sees: H for a genie given H, else H_hat.
+        receiver's objective sees, where it is not the channel of :meth:`model`: H_hat for
+        the robust receiver, whose model scales it by sqrt(beta); None for the others.
 
         Args:
-            H_hat: complex [..., n_rx, n_users], the estimate. H: the true channel or None.
+            H_hat: complex [..., n_rx, n_users], the estimate.
         """
-        return H if self.kind == "genie" and H is not None else H_hat
+        return H_hat if self.kind == "robust" else None
 
 
 def error_as_noise(H_hat, p, system: SystemConfig, beta: float):

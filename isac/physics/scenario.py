@@ -72,6 +72,12 @@ def complex_gaussian(shape: tuple[int, ...], generator: torch.Generator) -> torc
     return torch.view_as_complex(parts * 0.5**0.5)
 
 
+def true_channel(H_hat: torch.Tensor, error: torch.Tensor, beta: float) -> torch.Tensor:
+    """H = sqrt(beta) H_hat + sqrt(1 - beta) E (Sec. V), for an estimate H_hat and a
+    CN(0, 1) draw E of its shape: the error's power is 1 - beta."""
+    return beta**0.5 * H_hat + (1.0 - beta) ** 0.5 * error
+
+
 def haar_unitary(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     """complex128 [n, size, size] Haar-distributed unitaries.
 
@@ -128,14 +134,14 @@ def sample_scenario(
     shape = (n, system.n_rx, system.n_users)
     H_hat = complex_gaussian(shape, generator)
     error = complex_gaussian(shape, generator)
-    H = beta**0.5 * H_hat + (1.0 - beta) ** 0.5 * error
+    H = true_channel(H_hat, error, beta)
     sigma_t = torch.rand((n, system.n_tx), generator=generator, dtype=torch.float64)
     sigma_t = sigma_t.sort(dim=-1, descending=True).values
     U_T = haar_unitary(n, system.n_tx, generator)
     p = torch.full((n, system.n_users), system.user_power, dtype=torch.float64)
     if channel.model == "rician":
         H_hat = line_of_sight(channel, H_hat, split_generator(seed, f"{split}:users"))
-        H = beta**0.5 * H_hat + (1.0 - beta) ** 0.5 * error
+        H = true_channel(H_hat, error, beta)
     drawn = None
     if targets.model == "directions":
         drawn = DirectionalTargets.draw(
