@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
 from isac.files import CONFIG_FILE
-from isac.physics.channels import CHANNEL_MODELS, ChannelConfig
+from isac.physics.channels import CHANNEL_MODELS, SET_FROM_DATA, ChannelConfig
 from isac.physics.system import SystemConfig
 from isac.physics.targets import TARGET_MODELS, TargetConfig
 
@@ -66,6 +66,12 @@ class DataConfig:
             ``batch_size / points_per_batch`` samples of each.
         grid_points: with ranges, the fixed validation and test points (a seeded Latin
             hypercube); ``n_val / grid_points`` and ``n_test / grid_points`` samples each.
+        channel_file: the users' channels of ``channel=file`` (.npz, .mat or .h5; the test
+            set is its last ``n_test`` rows, validation the ``n_val`` before them, training
+            the first ``n_train``: docs/channels.md).
+        chunk_rows: with ``channel=file`` in HDF5 (.h5 or .mat v7.3), read the training
+            block a chunk of this many rows at a time, so that files larger than memory
+            train; null holds the training set in memory.
     """
 
     n_train: int = 8000
@@ -78,6 +84,8 @@ class DataConfig:
     operating_points: dict | None = None
     points_per_batch: int = 8
     grid_points: int = 40
+    channel_file: str | None = None
+    chunk_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,12 +114,17 @@ DEFAULT_GROUPS = {
 }
 
 NAMED_OPTIONS = {
-    "target": {model: TargetConfig(model=model) for model in TARGET_MODELS},
-    "channel": {model: ChannelConfig(model=model) for model in CHANNEL_MODELS},
+    "target": {model: asdict(TargetConfig(model=model)) for model in TARGET_MODELS},
+    "channel": {
+        model: {k: v for k, v in asdict(ChannelConfig()).items() if k not in SET_FROM_DATA}
+        | {"model": model}
+        for model in CHANNEL_MODELS
+    },
 }
 """Groups whose options are named by their model: ``target=paper|directions`` (the target
-model, :mod:`isac.physics.targets`) and ``channel=rayleigh|rician`` (the users' channels,
-:mod:`isac.physics.channels`); each option's values are its dataclass's defaults."""
+model, :mod:`isac.physics.targets`) and ``channel=rayleigh|rician|tr38901|file`` (the users'
+channels, :mod:`isac.physics.channels`); each option's values are its dataclass's defaults,
+but for the channel file and its blocks, which come from ``data``."""
 
 
 def target_of(cfg: DictConfig) -> TargetConfig:
@@ -124,13 +137,29 @@ def target_of(cfg: DictConfig) -> TargetConfig:
 
 
 def channel_of(cfg: DictConfig) -> ChannelConfig:
-    """The validated users' channel model of a config (Rayleigh where it has none)."""
+    """The validated users' channel model of a config (Rayleigh where it has none); for
+    ``channel=file``, with the file and its blocks' rows from ``cfg.data``."""
     values = cfg.get("channel")
     if values is None:
         return ChannelConfig()
-    return checks.settings_of(
-        "channel", ChannelConfig, OmegaConf.to_container(values, resolve=True)
-    )
+    values = dict(OmegaConf.to_container(values, resolve=True))
+    given = sorted(set(values) & set(SET_FROM_DATA))
+    if given:
+        raise checks.SettingsError(
+            f"channel.{given[0]} is not a setting; the channel file is data.channel_file"
+        )
+    if values.get("model") == "file":
+        data = cfg.get("data") or {}
+        values["path"] = data.get("channel_file")
+        values["split_rows"] = tuple(
+            checks.positive_int(f"data.{name}", _or_default(data.get(name), name))
+            for name in ("n_train", "n_val", "n_test")
+        )
+    return checks.settings_of("channel", ChannelConfig, values)
+
+
+def _or_default(value: object, name: str) -> object:
+    return getattr(DataConfig, name) if value is None else value
 
 
 def _if_set(value: object, yes: object, no: object) -> object:
@@ -158,8 +187,8 @@ def register() -> None:
         # messages that name the setting and its range
         store.store(group=group, name="default", node=asdict(defaults()))
     for group, options in NAMED_OPTIONS.items():
-        for name, values in options.items():
-            store.store(group=group, name=name, node=asdict(values))
+        for name, node in options.items():
+            store.store(group=group, name=name, node=node)
     OmegaConf.register_new_resolver("isac_if_set", _if_set, replace=True)
     OmegaConf.register_new_resolver("isac_evaluation_dir", _evaluation_dir, replace=True)
 

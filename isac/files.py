@@ -55,7 +55,7 @@ def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> No
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
     try:
         with handle:
-            write(handle)
+            write(handle.file)  # the file itself: some writers test for its methods
             handle.flush()
             os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             os.fsync(handle.fileno())

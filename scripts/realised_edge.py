@@ -4,6 +4,7 @@ designs, the networks trained on the realised objective, and the genie.
     python train.py -m experiment=csi_realised hydra/launcher=joblib
     python scripts/realised_edge.py outputs/sweeps/csi_realised/full/<date_time> [...]
     python scripts/realised_edge.py --points 16:0.3 4:0.7      # model-based designs only
+    python scripts/realised_edge.py <sweeps> --universal <universal run>  # ... and one network
 
 For every point (N_r, beta at Table II otherwise; from each run's ``metrics.json`` for
 the runs given), on the run's test set (``data.n_test`` samples of its data seed), the
@@ -14,6 +15,8 @@ WSNR realised on the true channel and normalised by its M_s and M_c
 - ``naive_powers_robust_beams``: the same powers with the robust LMMSE beams;
 - ``robust``: the optimum of the robust objective (docs/model.md, item 13), robust beams;
 - each network given (trained with ``csi.objective=realised``), with its receiver's beams;
+- each universal run given (``--universal``; one network for every point, e.g. trained
+  with ``data=universal_realised``), scored at every point at that point's beta;
 - ``draw_oracle``: on each test draw, the best sensing powers for that draw with the
   robust beams: an upper bound of what any BS-side design with those beams realises;
 - ``genie``: the optimum with the beams of the true channel, which no BS-side design reaches.
@@ -180,6 +183,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--figure", type=Path, help="a PNG of the paired differences")
+    parser.add_argument(
+        "--universal", nargs="*", type=Path, default=[], help="universal runs, scored everywhere"
+    )
     args = parser.parse_args()
 
     # (N_r, beta, every system setting) -> (system, beta, n_test, seed, [(label, module)])
@@ -207,6 +213,12 @@ def main() -> None:
                 "of the same point; paired differences need one test set"
             )
         entry[4].append((f"{module.name}_{metrics['objective']}", module))
+    for run in args.universal:  # one network for every point, at each point's beta
+        trained = read_saved_run(run)
+        kind, objective = trained.csi.receiver, trained.csi.get("objective", "model")
+        for system, beta, _, _, networks in points.values():
+            module = load_for(run / "checkpoints" / "best.ckpt", system, Receiver(kind, beta))
+            networks.append((f"universal_{objective}", module))
 
     rows = []
     for (n_rx, _, _), (system, beta, n_test, seed, networks) in sorted(points.items()):

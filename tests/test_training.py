@@ -46,6 +46,14 @@ from isac.physics.scenario import sample_scenario
         ],
         ["csi.beta=0.7"],
         ["system.n_users=8", "system.n_rx=8"],
+        ["model=universal", "data=universal_channels", "channel=uma"],
+        [
+            "model=universal",
+            "data=universal_realised",
+            "csi.receiver=robust",
+            "csi.objective=realised",
+            "csi.beta=0.5",
+        ],
     ],
 )
 def test_every_config_composes_and_instantiates(overrides, tmp_path):

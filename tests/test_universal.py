@@ -157,8 +157,7 @@ def test_the_network_refuses_what_it_cannot_serve_naming_the_setting():
     assert refusal.startswith("system.n_users=4 is outside the range [2, 3]")
     refusal = network.refusal(replace(BASE, waveform_len=7), Receiver("genie", 1.0))
     assert refusal.startswith("system.waveform_len=7 differs from this universal network's 6")
-    refusal = network.refusal(BASE, Receiver("robust", 0.8))
-    assert refusal.startswith("csi.receiver=robust is not served by a universal network")
+    assert network.refusal(BASE, Receiver("robust", 0.8)) is None  # every receiver, as PriceNet
     assert network.refusal(BASE, Receiver("genie", 0.2)).startswith("csi.beta=0.2 is outside")
 
 
@@ -272,7 +271,7 @@ def _pricenet_run(tmp_path: Path) -> Path:
         (["system.n_users=4"], r"system.n_users=4 is outside the range \[2, 3\]"),
         (["data.operating_points=null"], "model.network.ranges must map each of"),
         (["model=pricenet", "data=universal"], "use a universal network"),
-        (["csi.receiver=robust", "csi.beta=0.7"], "receiver"),
+        (["csi.receiver=robust", "csi.objective=realised"], r"needs csi.beta in \[0, 1\)"),
     ],
 )
 def test_bad_universal_settings_fail_before_any_work(overrides, message, tmp_path):

@@ -31,7 +31,6 @@ from isac.learning.checkpoints import load_for
 from isac.learning.lit_module import ISACModule
 from isac.learning.pretrained import pretrained_run
 from isac.learning.training import read_saved_run
-from isac.physics.channels import RAYLEIGH
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import Scenario
 from isac.physics.system import SystemConfig
@@ -80,19 +79,25 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
     beta, n_test, seed = CsiConfig().beta, DataConfig().n_test, DataConfig().seed
     receiver = CsiConfig().receiver
     model = None
-    target, channel = PAPER, RAYLEIGH
+    target = PAPER
+    channel_source = {"channel": cfg.get("channel"), "data": {}}
     if run is not None:
         run_cfg = read_saved_run(run)
         system.update(checks.plain_mapping("system", OmegaConf.to_container(run_cfg.system)))
         beta, n_test, seed = run_cfg.csi.beta, run_cfg.data.n_test, run_cfg.data.seed
         receiver = run_cfg.csi.get("receiver", receiver)
         model = run_cfg.model.name
-        target, channel = target_of(run_cfg), channel_of(run_cfg)
+        target = target_of(run_cfg)
+        channel_source["data"] = OmegaConf.to_container(run_cfg.data)
+        if channel_source["channel"] is None:
+            channel_source["channel"] = run_cfg.get("channel")
     system.update({k: v for k, v in OmegaConf.to_container(cfg.system).items() if v is not None})
     if cfg.get("target") is not None:
         target = target_of(cfg)
-    if cfg.get("channel") is not None:
-        channel = channel_of(cfg)
+    # a channel file and its blocks: the run's, then the values given explicitly
+    given = {k: v for k, v in OmegaConf.to_container(cfg.data).items() if v is not None}
+    channel_source["data"].update(given)
+    channel = channel_of(OmegaConf.create(channel_source))
     settings = {
         "run": run,
         "system": checks.settings_of("system", SystemConfig, system),

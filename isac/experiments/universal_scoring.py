@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from isac import checks
-from isac.config import DataConfig
+from isac.config import DataConfig, channel_of
 from isac.experiments.run_metrics import check_evaluation, metrics_record, scored_metrics
 from isac.files import METRICS_FILE, checkpoint_path, write_json
 from isac.learning.checkpoints import load_for
@@ -63,7 +63,14 @@ def score_universal(
             f"universal run {universal_run} was trained for"
         )
     # this point's own sets, drawn as a per-point job of the same data settings draws them
-    point_data = ISACDataModule(system, data, beta=receiver.beta, receiver=receiver.kind)
+    point_data = ISACDataModule(
+        system,
+        data,
+        beta=receiver.beta,
+        receiver=receiver.kind,
+        channel=channel_of(cfg),
+        objective=cfg.csi.get("objective", "model"),
+    )
     training = {
         "universal_run": str(universal_run),
         "epochs_trained": 0,  # this job trains nothing; the universal run's record has it

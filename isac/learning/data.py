@@ -22,7 +22,9 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from isac import checks
 from isac.config import DataConfig
+from isac.learning.operating_points import OperatingPoint
 from isac.learning.problem_batch import ProblemBatch
+from isac.physics.channel_sources import open_channel_file
 from isac.physics.channels import RAYLEIGH, ChannelConfig
 from isac.physics.directional import DirectionalTerms
 from isac.physics.problem import ProblemTerms
@@ -211,7 +213,7 @@ class ISACDataModule(L.LightningDataModule):
         self.target, self.channel = target, channel
         self.beta = Receiver(receiver, beta).beta  # validates both
         self.receiver = receiver
-        self.objective = checked_objective(objective, receiver, beta, target)
+        self.objective = checked_objective(objective, receiver, beta, target, channel)
         self.n_train = checks.positive_int("data.n_train", data.n_train)
         self.n_val = checks.positive_int("data.n_val", data.n_val)
         self.n_test = checks.positive_int("data.n_test", data.n_test)
@@ -219,6 +221,15 @@ class ISACDataModule(L.LightningDataModule):
         self.eval_batch_size = checks.positive_int("data.eval_batch_size", data.eval_batch_size)
         self.seed = int(data.seed)
         self.resample_train = bool(data.resample_train)
+        self.chunk_rows = None
+        if channel.model == "file":  # every fault of the file in one line, before any work
+            opened = open_channel_file(channel, system, self.beta)
+            if data.chunk_rows is not None:
+                self.chunk_rows = checked_streaming(data, opened)
+        elif data.chunk_rows is not None:
+            raise checks.SettingsError(
+                "data.chunk_rows streams a channel file: it needs channel=file"
+            )
         self.sets: dict[str, ProblemSet] = {}
         # the epoch the training set (``resample_train``) or its errors (``realised``) are of
         self.drawn_epoch: int | None = None
@@ -246,18 +257,24 @@ class ISACDataModule(L.LightningDataModule):
         if split not in self.sets:
             n = {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
             stream = self.training_split() if split == "train" else split
-            self.sets[split] = ProblemSet(
-                self.system,
-                n,
-                beta=self.beta,
-                seed=self.seed,
-                split=stream,
-                receiver=self.receiver,
-                target=self.target,
-                channel=self.channel,
-                objective=self.objective,
-            )
+            self.sets[split] = self.drawn_set(stream, n)
         return self.sets[split]
+
+    def drawn_set(self, split: str, n: int, point: OperatingPoint | None = None) -> ProblemSet:
+        """``n`` samples of the stream ``split`` with this module's receiver, target and
+        channel models and objective, of its system and beta, or of ``point``'s."""
+        system, beta = (self.system, self.beta) if point is None else (point.system, point.beta)
+        return ProblemSet(
+            system,
+            n,
+            beta=beta,
+            seed=self.seed,
+            split=split,
+            receiver=self.receiver,
+            target=self.target,
+            channel=self.channel,
+            objective=self.objective,
+        )
 
     def evaluation_sets(self, split: str) -> list[ProblemSet]:
         """The sets the final metrics of ``split`` ("val" or "test") average over: one."""
@@ -265,17 +282,7 @@ class ISACDataModule(L.LightningDataModule):
 
     def _draw_training_set(self, epoch: int) -> None:
         if self.drawn_epoch != epoch:
-            self.sets["train"] = ProblemSet(
-                self.system,
-                self.n_train,
-                beta=self.beta,
-                seed=self.seed,
-                split=self.training_split(epoch),
-                receiver=self.receiver,
-                target=self.target,
-                channel=self.channel,
-                objective=self.objective,
-            )
+            self.sets["train"] = self.drawn_set(self.training_split(epoch), self.n_train)
             self.drawn_epoch = epoch
 
     def _loader(
@@ -294,6 +301,14 @@ class ISACDataModule(L.LightningDataModule):
             self.drawn_epoch = epoch
 
     def train_dataloader(self) -> DataLoader:
+        if self.chunk_rows is not None:
+            return DataLoader(
+                StreamedFileSet(self._training_chunk, self.n_train, self.chunk_rows),
+                batch_sampler=ChunkBatches(
+                    self.n_train, self.chunk_rows, self.batch_size, self.seed
+                ),
+                collate_fn=_keep_batch,
+            )
         if self.resample_train:
             # a redrawn set carries fresh errors with its fresh estimates
             sampler = EpochShuffle(self.n_train, self.seed, before_epoch=self._draw_training_set)
@@ -303,6 +318,10 @@ class ISACDataModule(L.LightningDataModule):
             self.problem_set("train")
             sampler = EpochShuffle(self.n_train, self.seed)
         return self._loader(lambda: self.sets["train"], sampler, self.batch_size)
+
+    def _training_chunk(self, first: int, n: int) -> ProblemSet:
+        """The ``n`` rows of the file's training block from row ``first`` on."""
+        return self.drawn_set(f"{self.training_split()}@{first}", n)
 
     def val_dataloader(self) -> DataLoader:
         self.problem_set("val")
@@ -326,9 +345,87 @@ class _LazySet(Dataset):
         return self.dataset_of().__getitems__(indices)
 
 
-def checked_objective(objective: str, receiver: str, beta: float, target: TargetConfig) -> str:
-    """``objective`` (``csi.objective``), validated against the rest of ``csi`` and the
-    target model.
+class StreamedFileSet(Dataset):
+    """A channel file's training block, read a chunk of ``chunk_rows`` rows at a time.
+
+    A batch never spans two chunks (:class:`ChunkBatches`), and only the chunk of the
+    latest batch is held in memory, so every chunk is read once per epoch. Each chunk
+    draws its own R_T and errors (where the file has none) from ``(seed, "train@<row>")``,
+    the same in every epoch.
+    """
+
+    def __init__(self, chunk_of: Callable[[int, int], ProblemSet], n: int, chunk_rows: int):
+        self.chunk_of, self.n, self.chunk_rows = chunk_of, n, chunk_rows
+        self.held: tuple[int, ProblemSet] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def chunk(self, index: int) -> ProblemSet:
+        """The set of chunk ``index``, read on first use after another chunk."""
+        if self.held is None or self.held[0] != index:
+            first = index * self.chunk_rows
+            self.held = (index, self.chunk_of(first, min(self.chunk_rows, self.n - first)))
+        return self.held[1]
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = indices[0] // self.chunk_rows
+        first = index * self.chunk_rows
+        return self.chunk(index).__getitems__([i - first for i in indices])
+
+
+class ChunkBatches(Sampler[list[int]]):
+    """The training batches of a :class:`StreamedFileSet`: the chunks in an order keyed to
+    ``(seed, epoch)``, each shuffled and cut into batches of its own rows."""
+
+    def __init__(self, n: int, chunk_rows: int, batch_size: int, seed: int) -> None:
+        self.n, self.chunk_rows, self.batch_size, self.seed = n, chunk_rows, batch_size, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _sizes(self) -> list[int]:
+        return [min(self.chunk_rows, self.n - f) for f in range(0, self.n, self.chunk_rows)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = split_generator(self.seed, f"shuffle-{self.epoch}")
+        sizes = self._sizes()
+        for index in torch.randperm(len(sizes), generator=generator).tolist():
+            rows = index * self.chunk_rows + torch.randperm(sizes[index], generator=generator)
+            yield from (batch.tolist() for batch in rows.split(self.batch_size))
+
+    def __len__(self) -> int:
+        return sum(-(-size // self.batch_size) for size in self._sizes())
+
+
+def checked_streaming(data: DataConfig, opened) -> int:
+    """``data.chunk_rows``, refused unless it can stream ``opened`` (a channel file).
+
+    Raises:
+        checks.SettingsError: not a positive integer, a file format read whole, or a
+            training set redrawn every epoch.
+    """
+    rows = checks.positive_int("data.chunk_rows", data.chunk_rows)
+    if not opened.reads_rows:
+        raise checks.SettingsError(
+            f"data.chunk_rows streams HDF5 channel files (.h5, .hdf5, .mat v7.3); "
+            f"{opened.path} is read whole: drop data.chunk_rows or write the file as HDF5"
+        )
+    if data.resample_train:
+        raise checks.SettingsError("data.chunk_rows streams a fixed file: drop resample_train")
+    return rows
+
+
+def checked_objective(
+    objective: str,
+    receiver: str,
+    beta: float,
+    target: TargetConfig,
+    channel: ChannelConfig = RAYLEIGH,
+) -> str:
+    """``objective`` (``csi.objective``), validated against the rest of ``csi``, the
+    target model and the channel source.
 
     Raises:
         checks.SettingsError: an unknown objective, or ``realised`` where it has nothing
@@ -350,5 +447,10 @@ def checked_objective(objective: str, receiver: str, beta: float, target: Target
             raise checks.SettingsError(
                 "csi.objective=realised serves target=paper: the realised rates of targets "
                 "at directions are not modelled yet"
+            )
+        if channel.model == "file":
+            raise checks.SettingsError(
+                "csi.objective=realised draws the true channels afresh every epoch, but "
+                "channel=file gives them: use csi.objective=model"
             )
     return objective

@@ -103,6 +103,16 @@ class OperatingRanges:
                 f"{self.n_tx[1]} of the operating points (Sec. II, L > N_t)"
             )
 
+    def check_fixed_sizes(self, base: SystemConfig, reason: str) -> None:
+        """Refuse ranges of N_r or K other than ``base``'s own, for ``reason``."""
+        for name in ("n_rx", "n_users"):
+            value = getattr(base, name)
+            if getattr(self, name) != (value, value):
+                raise checks.SettingsError(
+                    f"data.operating_points.{name} must be [{value}, {value}] with {reason}, "
+                    f"got {list(getattr(self, name))}"
+                )
+
     def refusal(self, point: OperatingPoint) -> str | None:
         """None for a point inside the ranges; else the first setting outside, with its
         trained range, in one line."""

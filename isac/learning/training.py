@@ -75,24 +75,28 @@ def build_datamodule(cfg: DictConfig, system: SystemConfig) -> ISACDataModule:
     over the operating points of ``data.operating_points`` when set."""
     data = checks.settings_of("data", DataConfig, OmegaConf.to_container(cfg.data, resolve=True))
     objective = checks.one_of("csi.objective", cfg.csi.get("objective", "model"), OBJECTIVES)
+    channel = channel_of(cfg)
     if data.operating_points is not None:
-        if target_of(cfg).model != "paper" or channel_of(cfg).model != "rayleigh":
+        if target_of(cfg).model != "paper" or channel.model == "rician":
             raise checks.SettingsError(
-                "data.operating_points (a universal network) trains on the paper's model: "
-                "target=paper and channel=rayleigh"
+                "data.operating_points (a universal network) trains on the paper's target "
+                "model, target=paper, with channel=rayleigh, tr38901 or file"
             )
-        if objective != "model":
-            raise checks.SettingsError(
-                "data.operating_points (a universal network) trains on csi.objective=model"
-            )
-        return UniversalDataModule(system, data, beta=cfg.csi.beta, receiver=cfg.csi.receiver)
+        return UniversalDataModule(
+            system,
+            data,
+            beta=cfg.csi.beta,
+            receiver=cfg.csi.receiver,
+            channel=channel,
+            objective=objective,
+        )
     return ISACDataModule(
         system,
         data,
         beta=cfg.csi.beta,
         receiver=cfg.csi.receiver,
         target=target_of(cfg),
-        channel=channel_of(cfg),
+        channel=channel,
         objective=objective,
     )
 

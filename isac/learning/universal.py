@@ -15,6 +15,10 @@ carries (:attr:`~isac.learning.problem_batch.ProblemBatch.point`):
 - :meth:`UniversalPriceNet.refusal` refuses a point outside the trained ranges, as every
   network refuses what it cannot serve.
 
+Every group of a batch carries its own receiver's problem terms at its own beta, so one
+network trains for the robust receiver, or on the realised objective, over a range of
+beta as it does for the genie (docs/training.md, "One network for every operating point").
+
 The last layers start at zero: an untrained network is the gated prior at every point.
 """
 
@@ -35,7 +39,6 @@ from isac.physics.system import SystemConfig
 SUMMARY_CLIP = 20.0  # the summaries are logarithms; -69 marks a vanishing price (alpha = 0)
 SUMMARY_SCALE = 5.0  # brings their usual range, about [-10, 10], near [-2, 2]
 FILM_LAYERS = 2
-RECEIVERS = ("genie", "naive")  # robust needs a model of the error per point, not built here
 
 
 class UniversalPriceNet(PriceNet):
@@ -81,13 +84,9 @@ class UniversalPriceNet(PriceNet):
         return self.head(hidden)[:, 0]
 
     def refusal(self, system: SystemConfig, receiver: Receiver) -> str | None:
-        """None for a point inside the trained ranges with the network's L and noise and a
-        receiver it serves (genie, naive); else why not, naming the setting and its range."""
-        if receiver.kind not in RECEIVERS:
-            return (
-                f"csi.receiver={receiver.kind} is not served by a universal network "
-                f"(it serves {list(RECEIVERS)}); use a network trained for it (model=pricenet)"
-            )
+        """None for a point inside the trained ranges with the network's L and noise; else
+        why not, naming the setting and its range. Every receiver is served, as by
+        PriceNet: the exact layer solves the receiver's model at the point's beta."""
         outside = self.ranges.refusal(OperatingPoint(system, receiver.beta))
         if outside is not None:
             return outside

@@ -19,6 +19,7 @@ from isac import checks
 from isac.config import DataConfig
 from isac.learning.data import Batch, EpochShuffle, ISACDataModule, ProblemSet
 from isac.learning.operating_points import OperatingPoint, OperatingRanges
+from isac.physics.channels import RAYLEIGH, ChannelConfig
 from isac.physics.scenario import split_generator
 from isac.physics.system import SystemConfig
 
@@ -30,7 +31,12 @@ class UniversalDataModule(ISACDataModule):
         system: the home point's system; its L and noise are every point's.
         data: with ``operating_points`` set (:class:`~isac.config.DataConfig`).
         beta: the home point's CSI accuracy. receiver: whose objective the loss is
-            (:class:`~isac.learning.universal.UniversalPriceNet` serves genie and naive).
+            (the universal network serves every receiver at each point's beta).
+        channel: the users' channels of every point; a channel file fixes N_r and K.
+        objective: ``model`` or ``realised`` (:class:`ISACDataModule`): each group's terms
+            are its receiver's model at its beta, or the WSNR realised on its draw of the
+            true channel; a training set redrawn every epoch (``resample_train``) brings
+            fresh errors with its fresh points.
 
     Raises:
         checks.SettingsError: bad ranges, ``points_per_batch`` above ``batch_size``,
@@ -38,11 +44,22 @@ class UniversalDataModule(ISACDataModule):
     """
 
     def __init__(
-        self, system: SystemConfig, data: DataConfig, *, beta: float, receiver: str = "genie"
+        self,
+        system: SystemConfig,
+        data: DataConfig,
+        *,
+        beta: float,
+        receiver: str = "genie",
+        channel: ChannelConfig = RAYLEIGH,
+        objective: str = "model",
     ) -> None:
-        super().__init__(system, data, beta=beta, receiver=receiver)
+        super().__init__(
+            system, data, beta=beta, receiver=receiver, channel=channel, objective=objective
+        )
         self.ranges = OperatingRanges.from_config(data.operating_points)
         self.ranges.check_base(system)
+        if channel.model == "file":
+            self.ranges.check_fixed_sizes(system, "channel=file (the file's sizes)")
         home = self.ranges.refusal(OperatingPoint(system, self.beta))
         if home is not None:  # the run's own point, where its evaluation runs
             raise checks.SettingsError(f"the run's system and csi (its home point): {home}")
@@ -66,15 +83,7 @@ class UniversalDataModule(ISACDataModule):
 
     def _groups(self, stream: str, points: list[OperatingPoint], size: int) -> list[ProblemSet]:
         return [
-            ProblemSet(
-                point.system,
-                size,
-                beta=point.beta,
-                seed=self.seed,
-                split=f"{stream}-{index}",
-                receiver=self.receiver,
-            )
-            for index, point in enumerate(points)
+            self.drawn_set(f"{stream}-{index}", size, point) for index, point in enumerate(points)
         ]
 
     def evaluation_sets(self, split: str) -> list[ProblemSet]:

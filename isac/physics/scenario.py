@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from isac import checks
+from isac.physics.channel_sources import file_channels, tr38901_channels
 from isac.physics.channels import RAYLEIGH, ChannelConfig, line_of_sight
 from isac.physics.directional import DirectionalTargets
 from isac.physics.system import SystemConfig
@@ -90,6 +91,13 @@ def haar_unitary(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     return Q * (diagonal / diagonal.abs())[..., None, :]
 
 
+def descending_eigen(R_T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """R_T's eigenvalues, descending and clamped at 0 (round-off), and eigenvectors, for a
+    Hermitian PSD complex [n, N_t, N_t]: real [n, N_t] and complex [n, N_t, N_t]."""
+    eigenvalues, U_T = torch.linalg.eigh(R_T)
+    return eigenvalues.flip(-1).clamp_min(0.0), U_T.flip(-1)
+
+
 def sample_scenario(
     system: SystemConfig,
     n: int,
@@ -123,10 +131,13 @@ def sample_scenario(
             covariance.
         channel: the users' channel model (:mod:`isac.physics.channels`): for ``rician``
             the directions and phases come from a stream of their own and the Rayleigh
-            draws are the scattered part.
+            draws are the scattered part; ``tr38901`` drops (and their powers) take the
+            place of the Rayleigh estimates, and a channel ``file`` gives H, and H_hat, p
+            and R_T where it has them (:mod:`isac.physics.channel_sources`).
 
     The paper's model and Rayleigh users draw exactly what they always did: the other
-    models only add streams keyed to ``(seed, split)``.
+    models only add streams keyed to ``(seed, split)``, so every channel source sees the
+    same R_T and errors for the same seed.
     """
     n = checks.positive_int("n", n)
     beta = checks.in_unit_interval("beta", beta)
@@ -142,12 +153,21 @@ def sample_scenario(
     if channel.model == "rician":
         H_hat = line_of_sight(channel, H_hat, split_generator(seed, f"{split}:users"))
         H = true_channel(H_hat, error, beta)
+    elif channel.model == "tr38901":
+        H_hat, p = tr38901_channels(channel, system, n, seed=seed, split=split)
+        H = true_channel(H_hat, error, beta)
+    elif channel.model == "file":
+        given = file_channels(channel, system, n, beta=beta, seed=seed, split=split)
+        H = given["H"]
+        H_hat = given.get("H_hat", H)
+        p = given.get("p", p)
+        if "R_T" in given:
+            sigma_t, U_T = descending_eigen(given["R_T"])
     drawn = None
     if targets.model == "directions":
         drawn = DirectionalTargets.draw(
             targets, system, n, split_generator(seed, f"{split}:targets")
         )
-        eigenvalues, U_T = torch.linalg.eigh(drawn.transmit_covariance())
-        sigma_t, U_T = eigenvalues.flip(-1).clamp_min(0.0), U_T.flip(-1)
+        sigma_t, U_T = descending_eigen(drawn.transmit_covariance())
     scenario = Scenario(H=H, H_hat=H_hat, p=p, sigma_t=sigma_t, U_T=U_T, targets=drawn)
     return scenario.to(dtype)
