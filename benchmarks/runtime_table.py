@@ -9,13 +9,16 @@ through the design API (:class:`isac.designer.Designer`) with its input checks:
 - floor: the linear algebra no design avoids, timed alike at batch 1: the EVD of R_T
   and one Hermitian solve for the users' MMSE beams.
 
-The time does not depend on the weights, so untrained ISACNNs of each size are used.
-Each row varies one setting with the others at Table II; the paper's Table I is beside
-it. Run:
+The sweep rows time untrained ISACNNs of each size: the arithmetic does not depend on
+the weights. Whether a network takes the numpy one-sample path does (its compile check
+runs on features of its scenario), so a second table times the designs users run, the
+shipped trained ISACNN, PriceNet and universal network at Table II, beside the untrained
+ISACNN, in the same run, each with the path its batch-1 calls took. Each sweep row varies
+one setting with the others at Table II; the paper's Table I is beside it. Run:
 
     python benchmarks/runtime_table.py [--batch 2000] [--single 500] [--out outputs/runtime]
 
-It prints a markdown table and writes runtime.csv under --out.
+It prints two markdown tables and writes runtime.csv and trained.csv under --out.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from isac.designer import Designer
 from isac.designer.timed import median_ms
 from isac.experiments.paper_numbers import PAPER_TABLE1_MS
 from isac.files import write_csv
+from isac.learning.pretrained import manifest
 from isac.learning.training import build_module, system_from_config
 from isac.physics.scenario import sample_scenario
 
 SWEEPS = {"n_tx": range(4, 17, 2), "n_rx": range(4, 17, 2), "n_users": range(2, 9)}
+PRETRAINED = tuple(manifest())  # isacnn, pricenet, universal
 
 
 def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[str, float]:
@@ -43,6 +48,13 @@ def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[s
     cfg = compose_config(overrides=[f"system.{setting}={value}"])
     system = system_from_config(cfg)
     designer = Designer.from_module(build_module(cfg, system))
+    times = time_designer(designer, system, batch, single)
+    return {**times, "paper_ms": PAPER_TABLE1_MS[setting][value]}
+
+
+def time_designer(designer: Designer, system, batch: int, single: int) -> dict[str, float]:
+    """ms per sample of ``designer`` at batch size 1 (median), in one batch (best of 3),
+    and of the floor, on ``batch`` test samples of ``system``."""
     scenario = sample_scenario(system, batch, seed=0, split="test").to(torch.float32)
     R_T, H, p = scenario.R_T, scenario.H_hat, scenario.p  # R_T is computed: once
     identity = torch.eye(system.n_rx, dtype=H.dtype)
@@ -63,8 +75,21 @@ def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[s
         "ms_batch_1": single_ms,
         "ms_batched": 1000.0 * min(batched) / batch,
         "ms_floor": floor_ms,
-        "paper_ms": PAPER_TABLE1_MS[setting][value],
     }
+
+
+def trained_rows(batch: int, single: int) -> list[dict]:
+    """The shipped designs at Table II beside an untrained ISACNN, timed alike."""
+    cfg = compose_config()
+    system = system_from_config(cfg)
+    designers = {"isacnn, untrained": Designer.from_module(build_module(cfg, system))}
+    for name in PRETRAINED:
+        designers[f"{name}, shipped (trained)"] = Designer.from_pretrained(name)
+    return [
+        {"design": label, "path": designer.single_sample_path}
+        | time_designer(designer, system, batch, single)
+        for label, designer in designers.items()
+    ]
 
 
 def main() -> None:
@@ -78,7 +103,9 @@ def main() -> None:
         for value in values:
             times = time_per_sample(setting, value, args.batch, args.single)
             rows.append({"setting": setting, "value": value, **times})
+    trained = trained_rows(args.batch, args.single)
     write_csv(args.out / "runtime.csv", rows)
+    write_csv(args.out / "trained.csv", trained)
     print(f"threads={torch.get_num_threads()} batch={args.batch}")
     print(
         "| setting | value | ms/sample, batch 1 | ms/sample, batched | floor (EVD + solve), ms "
@@ -91,6 +118,20 @@ def main() -> None:
             f"{row['ms_batched']:.4f} | {row['ms_floor']:.3f} | "
             f"{row['ms_batch_1'] / row['ms_floor']:.1f}x | {row['paper_ms']:.4f} | "
             f"{row['ms_batch_1'] / row['paper_ms']:.2f}x |"
+        )
+
+    print()
+    reference = trained[0]["ms_batch_1"]
+    print(
+        "| design (Table II) | batch-1 path | ms/sample, batch 1 | ms/sample, batched "
+        "| floor, ms | batch 1 / floor | batch 1 / untrained ISACNN's |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for row in trained:
+        print(
+            f"| {row['design']} | {row['path']} | {row['ms_batch_1']:.3f} | "
+            f"{row['ms_batched']:.4f} | {row['ms_floor']:.3f} | "
+            f"{row['ms_batch_1'] / row['ms_floor']:.1f}x | {row['ms_batch_1'] / reference:.1f}x |"
         )
 
 

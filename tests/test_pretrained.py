@@ -19,6 +19,7 @@ from isac.files import read_run_config
 from isac.learning import pretrained
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.training import build_datamodule, system_from_config
+from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
 
@@ -61,6 +62,7 @@ def test_an_altered_shipped_file_is_refused(tmp_path, monkeypatch):
 
 def test_the_universal_network_refuses_its_out_of_range_points_on_every_entry_point(tmp_path):
     run = pretrained.pretrained_run("universal")
+    robust = "csi.receiver=robust"
     attempts = {
         "evaluate.py": lambda extra: evaluate(
             evaluate_config("pretrained=universal", extra, "data.n_test=8"), tmp_path / "e"
@@ -68,11 +70,14 @@ def test_the_universal_network_refuses_its_out_of_range_points_on_every_entry_po
         "train.py universal_run=": lambda extra: score_universal(
             config(f"universal_run={run}", extra, "data.n_test=8", "data.n_val=8"), tmp_path / "j"
         ),
-        "Designer": lambda extra: Designer.from_pretrained("universal", SystemConfig(n_users=9)),
+        "Designer": lambda extra: Designer.from_pretrained(
+            "universal",
+            SystemConfig(n_users=9) if "n_users" in extra else None,
+            Receiver("robust", 0.5) if extra == robust else None,
+        ),
     }
     for attempt in attempts.values():
+        with pytest.raises(SettingsError, match=r"csi.receiver=robust is outside the receivers"):
+            attempt(robust)
         with pytest.raises(SettingsError, match=r"system.n_users=9 is outside the range \[2, 8\]"):
             attempt("system.n_users=9")
-    # a sweep's job scores the network for the receiver it was trained for only
-    with pytest.raises(SettingsError, match=r"csi.receiver=robust differs from the genie"):
-        attempts["train.py universal_run="]("csi.receiver=robust")

@@ -157,7 +157,12 @@ def test_the_network_refuses_what_it_cannot_serve_naming_the_setting():
     assert refusal.startswith("system.n_users=4 is outside the range [2, 3]")
     refusal = network.refusal(replace(BASE, waveform_len=7), Receiver("genie", 1.0))
     assert refusal.startswith("system.waveform_len=7 differs from this universal network's 6")
-    assert network.refusal(BASE, Receiver("robust", 0.8)) is None  # every receiver, as PriceNet
+    # the receivers of the objective it learned: genie and naive, or robust
+    refusal = network.refusal(BASE, Receiver("robust", 0.8))
+    assert refusal.startswith("csi.receiver=robust is outside the receivers this universal")
+    robust = UniversalPriceNet(BASE, RANGES, receiver="robust")
+    assert robust.refusal(BASE, Receiver("robust", 0.8)) is None
+    assert robust.refusal(BASE, Receiver("naive", 0.8)).startswith("csi.receiver=naive")
     assert network.refusal(BASE, Receiver("genie", 0.2)).startswith("csi.beta=0.2 is outside")
 
 

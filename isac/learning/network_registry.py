@@ -20,6 +20,7 @@ from isac.learning.networks import FCNN, ISACNN, Network
 from isac.learning.operating_points import OperatingRanges
 from isac.learning.price_network import PriceNet
 from isac.learning.universal import UniversalPriceNet
+from isac.physics.receivers import RECEIVERS
 from isac.physics.system import SystemConfig
 
 Validator = Callable[[str, Any], Any]  # (setting name, value) -> the value, or SettingsError
@@ -73,6 +74,7 @@ register_network(
         UniversalPriceNet,
         {
             "ranges": _ranges,
+            "receiver": lambda name, value: checks.one_of(name, value, RECEIVERS),
             "hidden": checks.positive_int,
             "polish_steps": checks.non_negative_int,
         },

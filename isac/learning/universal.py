@@ -17,7 +17,8 @@ carries (:attr:`~isac.learning.problem_batch.ProblemBatch.point`):
 
 Every group of a batch carries its own receiver's problem terms at its own beta, so one
 network trains for the robust receiver, or on the realised objective, over a range of
-beta as it does for the genie (docs/training.md, "One network for every operating point").
+beta as it does for the genie (docs/training.md, "One network for every operating point");
+it then serves the receivers of the objective it learned.
 
 The last layers start at zero: an untrained network is the gated prior at every point.
 """
@@ -36,6 +37,10 @@ from isac.learning.problem_batch import ProblemBatch
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
+SERVED_RECEIVERS = {"genie": ("genie", "naive"), "naive": ("genie", "naive"), "robust": ("robust",)}
+"""The receivers a universal network serves, by the one it was trained for: the genie's and
+the naive receiver's designs both take H_hat as exact (their objectives are one), the
+robust receiver's is another objective, and the price head learned one of them."""
 SUMMARY_CLIP = 20.0  # the summaries are logarithms; -69 marks a vanishing price (alpha = 0)
 SUMMARY_SCALE = 5.0  # brings their usual range, about [-10, 10], near [-2, 2]
 FILM_LAYERS = 2
@@ -48,6 +53,8 @@ class UniversalPriceNet(PriceNet):
         system: the run's system, the home point (its L and noise are every point's).
         ranges: ``{setting: [min, max]}`` of :class:`OperatingRanges` (the model config
             takes them from ``data.operating_points``).
+        receiver: the receiver it trains for (the model config takes it from
+            ``csi.receiver``; networks of earlier runs, without it, the genie's).
         hidden: width of the hidden layers (>= 1).
         polish_steps: Newton steps on the price after the network, at inference (>= 0).
     """
@@ -56,12 +63,14 @@ class UniversalPriceNet(PriceNet):
         self,
         system: SystemConfig,
         ranges: Mapping[str, Any],
+        receiver: str = "genie",
         hidden: int = 64,
         polish_steps: int = 0,
     ) -> None:
         super().__init__(system, hidden, polish_steps)
         self.ranges = OperatingRanges.from_config(ranges, "model.network.ranges")
         self.ranges.check_base(system)
+        self.served_receivers = SERVED_RECEIVERS[receiver]
 
     def _build_head(self, hidden: int) -> None:
         self.inputs = nn.Linear(N_SUMMARIES + N_CONDITIONS, hidden)
@@ -84,9 +93,15 @@ class UniversalPriceNet(PriceNet):
         return self.head(hidden)[:, 0]
 
     def refusal(self, system: SystemConfig, receiver: Receiver) -> str | None:
-        """None for a point inside the trained ranges with the network's L and noise; else
-        why not, naming the setting and its range. Every receiver is served, as by
-        PriceNet: the exact layer solves the receiver's model at the point's beta."""
+        """None for a point inside the trained ranges with the network's L and noise and a
+        receiver of the objective it was trained on (:data:`SERVED_RECEIVERS`); else why
+        not, naming the setting and its range."""
+        if receiver.kind not in self.served_receivers:
+            return (
+                f"csi.receiver={receiver.kind} is outside the receivers this universal "
+                f"network was trained for, {list(self.served_receivers)}; train one with "
+                f"csi.receiver={receiver.kind}"
+            )
         outside = self.ranges.refusal(OperatingPoint(system, receiver.beta))
         if outside is not None:
             return outside

@@ -31,7 +31,7 @@ class UniversalDataModule(ISACDataModule):
         system: the home point's system; its L and noise are every point's.
         data: with ``operating_points`` set (:class:`~isac.config.DataConfig`).
         beta: the home point's CSI accuracy. receiver: whose objective the loss is
-            (the universal network serves every receiver at each point's beta).
+            (each group's terms are that receiver's model at the group's beta).
         channel: the users' channels of every point; a channel file fixes N_r and K.
         objective: ``model`` or ``realised`` (:class:`ISACDataModule`): each group's terms
             are its receiver's model at its beta, or the WSNR realised on its draw of the

@@ -75,8 +75,10 @@ def _sionna():
     return sionna.__version__, config, gen_single_sector_topology, models, PanelArray
 
 
-def chunk_key(channel: ChannelConfig, system: SystemConfig, seed: int, split: str, chunk: int):
-    """The cache key of one chunk: every setting its drops depend on."""
+def chunk_key(
+    channel: ChannelConfig, system: SystemConfig, seed: int, split: str, chunk: int
+) -> str:
+    """The cache key of one chunk: a hash of every setting its drops depend on."""
     version = _sionna()[0]
     settings = {
         "format": CACHE_FORMAT,
@@ -151,7 +153,11 @@ def narrowband(a: torch.Tensor) -> torch.Tensor:
     return a.sum(dim=-2)[:, 0, :, :, 0, 0]
 
 
-def _chunk(channel, system, seed, split, chunk, progress) -> np.ndarray:
+def _chunk(
+    channel: ChannelConfig, system: SystemConfig, seed: int, split: str, chunk: int, progress
+) -> np.ndarray:
+    """complex64 [CHUNK, N_r, K]: one chunk from the cache, generated into it first if
+    missing (under the chunk's lock, so concurrent runs generate it once)."""
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{chunk_key(channel, system, seed, split, chunk)}.npy"
