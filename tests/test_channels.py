@@ -439,3 +439,20 @@ def _read_h5(path) -> dict[str, np.ndarray]:
 
     with h5py.File(path, "r") as f:
         return {key: f[key][...] for key in f}
+
+
+def test_evaluate_scores_a_rayleigh_run_on_tr38901_channels(tmp_path, cache):
+    """evaluate.py run=<Rayleigh run> channel=umi: the mismatch, on UMi's test set."""
+    overrides = [*SIZES, *BLOCKS, "trainer.max_epochs=2", "logger=none", "model=pricenet"]
+    train(config(*overrides), tmp_path / "run")
+    rows = evaluate(
+        evaluate_config(f"run={tmp_path / 'run'}", "channel=umi", "schemes=[optimum]"),
+        tmp_path / "evaluation",
+    )
+    shares = {row["scheme"]: row for row in rows}
+    assert 99.0 < shares["pricenet"]["pct_of_optimum"] <= 100.0 + 1e-9
+    drops = sample_scenario(SYSTEM, 12, seed=0, split="test", channel=ChannelConfig("tr38901"))
+    rayleigh = sample_scenario(SYSTEM, 12, seed=0, split="test")
+    scored = np.load(tmp_path / "evaluation" / "predictions.npz")
+    assert torch.equal(torch.from_numpy(scored["H_hat"]), drops.H_hat)
+    assert not torch.equal(drops.H_hat, rayleigh.H_hat)
