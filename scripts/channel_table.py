@@ -46,6 +46,9 @@ TITLES = {
     "umi": "TR 38.901 UMi",
     "uma": "TR 38.901 UMa",
     "rma": "TR 38.901 RMa",
+    "umi-open": "TR 38.901 UMi, open loop",
+    "uma-open": "TR 38.901 UMa, open loop",
+    "rma-open": "TR 38.901 RMa, open loop",
 }
 FLOOR = 1e-6  # % of the optimum: the figure's floor, where log scale needs one
 
@@ -56,12 +59,21 @@ def channel_order(label: str) -> tuple:
 
 
 def label_of(channel: dict) -> str:
-    """rayleigh, or the TR 38.901 scenario (umi, uma, rma)."""
-    return channel["scenario"] if channel["model"] == "tr38901" else channel["model"]
+    """rayleigh, or the TR 38.901 scenario (umi, uma, rma), with ``-open`` for open-loop
+    power control."""
+    if channel["model"] != "tr38901":
+        return channel["model"]
+    open_loop = channel.get("power_control", "equal") == "open_loop"
+    return channel["scenario"] + ("-open" if open_loop else "")
 
 
 def channel_named(label: str) -> ChannelConfig:
-    return ChannelConfig() if label == "rayleigh" else ChannelConfig("tr38901", scenario=label)
+    """The channel model of a label of :func:`label_of`."""
+    if label == "rayleigh":
+        return ChannelConfig()
+    scenario, _, open_loop = label.partition("-")
+    control = "open_loop" if open_loop else "equal"
+    return ChannelConfig("tr38901", scenario=scenario, power_control=control)
 
 
 def sweep_jobs(sweeps: list[Path]) -> list[dict]:
