@@ -104,6 +104,9 @@ def test_derived_splits_draw_distinct_rows_of_their_block(tmp_path):
     assert len(set(rows)) == 8  # distinct rows, all inside the validation block
     again = sample_scenario(SYSTEM, 8, beta=0.7, seed=0, split="val-3", channel=channel)
     assert torch.equal(group.H, again.H)
+    for split, n in (("val-4", 11), ("train@24", 7), ("test", 13)):  # past their blocks
+        with pytest.raises(checks.SettingsError, match=f"the {split} set of {n} samples needs"):
+            sample_scenario(SYSTEM, n, beta=0.7, seed=0, split=split, channel=channel)
 
 
 def test_the_config_takes_the_file_and_its_blocks_from_data(tmp_path):

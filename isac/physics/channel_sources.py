@@ -122,7 +122,7 @@ def file_channels(
         )
     first, rows = file_blocks(channel, opened.n)[base]
     index = _pool_rows(split, n, rows, seed)
-    if index.max() >= rows:
+    if len(index) < n or index.max() >= rows:
         raise checks.SettingsError(
             f"channel file {channel.path}: the {split} set of {n} samples needs rows up to "
             f"{index.max()} of its block, which has {rows} (data.n_{base})"
