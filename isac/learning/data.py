@@ -30,12 +30,8 @@ from isac.physics.directional import DirectionalTerms
 from isac.physics.problem import ProblemTerms
 from isac.physics.realised import OBJECTIVES, RealisedTerms
 from isac.physics.receivers import Receiver
-from isac.physics.scenario import (
-    complex_gaussian,
-    sample_scenario,
-    split_generator,
-    true_channel,
-)
+from isac.physics.scenario import complex_gaussian, sample_scenario, true_channel
+from isac.physics.streams import split_generator
 from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER, TargetConfig
 

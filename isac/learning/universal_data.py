@@ -20,7 +20,7 @@ from isac.config import DataConfig
 from isac.learning.data import Batch, EpochShuffle, ISACDataModule, ProblemSet
 from isac.learning.operating_points import OperatingPoint, OperatingRanges
 from isac.physics.channels import RAYLEIGH, ChannelConfig
-from isac.physics.scenario import split_generator
+from isac.physics.streams import split_generator
 from isac.physics.system import SystemConfig
 
 

@@ -15,7 +15,6 @@ streamed training set, :class:`~isac.learning.data.StreamedFileSet`).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 from isac import checks
 from isac.physics.channel_files import ChannelFile
 from isac.physics.channels import ChannelConfig
+from isac.physics.streams import split_generator
 from isac.physics.system import SystemConfig
 from isac.physics.tr38901 import path_sums, power_controlled
 
@@ -42,8 +42,7 @@ def _pool_rows(split: str, n: int, pool: int, seed: int) -> np.ndarray:
     if "@" in split:
         first = int(split.split("@", 1)[1])
         return np.arange(first, first + n)
-    digest = hashlib.sha256(f"isac:{int(seed)}:{split}:pool-rows".encode()).digest()
-    generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    generator = split_generator(seed, f"{split}:pool-rows")
     return torch.randperm(pool, generator=generator)[:n].numpy()
 
 

@@ -7,7 +7,6 @@ device; results are cast afterwards.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, fields
 
 import torch
@@ -16,6 +15,7 @@ from isac import checks
 from isac.physics.channel_sources import file_channels, tr38901_channels
 from isac.physics.channels import RAYLEIGH, ChannelConfig, line_of_sight
 from isac.physics.directional import DirectionalTargets
+from isac.physics.streams import split_generator
 from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER, TargetConfig
 
@@ -59,12 +59,6 @@ class Scenario:
             return value.to(complex_dtype if value.is_complex() else dtype)
 
         return Scenario(**{f.name: cast(getattr(self, f.name)) for f in fields(self)})
-
-
-def split_generator(seed: int, split: str) -> torch.Generator:
-    """A CPU generator keyed to ``(seed, split)``; different splits never share a stream."""
-    digest = hashlib.sha256(f"isac:{int(seed)}:{split}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def complex_gaussian(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
