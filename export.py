@@ -2,6 +2,7 @@
 
     python export.py run=outputs/train/<date>/<time>                # <run>/export/<model>.onnx
     python export.py run=<run> checkpoint=last out=exported/
+    python export.py run=<universal run> +point.alpha=0.1 +point.beta=0.7  # at one point
 
 Needs the optional extra: pip install -e ".[export]".
 """
@@ -21,7 +22,7 @@ def main(cfg: DictConfig) -> None:
     def task() -> None:
         if cfg.run is None:
             raise checks.SettingsError("run=<training run directory> is required")
-        onnx_path, json_path = export_onnx(cfg.run, cfg.checkpoint, cfg.out)
+        onnx_path, json_path = export_onnx(cfg.run, cfg.checkpoint, cfg.out, cfg.point)
         print(f"written {onnx_path} and {json_path}")
 
     exit_on_settings_error(task)

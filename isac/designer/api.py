@@ -26,9 +26,11 @@ Outputs (:class:`DesignOutput`), in the inputs' precision:
 
 A learned design runs as :class:`~isac.designer.pipelines.NetworkPipeline` on a batch; a
 single sample of a network that compiles to numpy (ISACNN, FC-NN) runs as
-:class:`~isac.designer.pipelines.SingleSamplePipeline`, where torch's per-operation
-dispatch would otherwise dominate; a network that does not compile runs in torch, and the
-designer logs why (:attr:`Designer.single_sample_path`). Checks of the inputs
+:class:`~isac.designer.pipelines.SingleSamplePipeline`, and one of PriceNet or the
+universal network as :class:`~isac.designer.price_graph.PriceGraphPipeline` (its static
+graph, with the water-filling in fixed steps, in onnxruntime), where torch's per-operation
+dispatch would otherwise dominate; a network for which neither builds runs in torch, and
+the designer logs why (:attr:`Designer.single_sample_path`). Checks of the inputs
 (docs/evaluation.md, "The design API") run unless ``check=False``.
 """
 
@@ -46,11 +48,13 @@ import torch
 from isac import checks
 from isac.designer.numpy_program import NotCompilable
 from isac.designer.pipelines import NetworkPipeline, SingleSamplePipeline
+from isac.designer.price_graph import PriceGraphPipeline
 from isac.designer.timed import design_scheme
 from isac.files import checkpoint_path
 from isac.learning.checkpoints import load_checkpoint
 from isac.learning.lit_module import ISACModule
 from isac.learning.pretrained import pretrained_run
+from isac.learning.price_network import PriceNet
 from isac.physics.receivers import GENIE, Receiver
 from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER
@@ -133,7 +137,8 @@ class Designer:
     Attributes:
         name: the network's or scheme's name. system: the system it designs for.
         receiver: the receiver it designs for. single_sample_path: how one sample runs:
-            ``"numpy"``, or ``"torch"`` with the reason the numpy program was refused.
+            ``"numpy"``, ``"onnxruntime"``, or ``"torch"`` with the reason the fast path
+            was refused.
     """
 
     def __init__(
@@ -158,11 +163,17 @@ class Designer:
             self._single_signatures = frozenset(
                 (*shapes, r, h, q) for r in "FD" for h in "FD" for q in "fd"
             )
+            # PriceNet's iterative water-filling runs as a static graph in onnxruntime, a
+            # network of the paper's form as a numpy program; where neither builds, torch
+            single, path = (
+                (PriceGraphPipeline, "onnxruntime")
+                if isinstance(module.network, PriceNet)
+                else (SingleSamplePipeline, "numpy")
+            )
             try:
-                self._single = SingleSamplePipeline(module.network, system, receiver)
-                self.single_sample_path = "numpy"
+                self._single = single(module.network, system, receiver)
+                self.single_sample_path = path
             except NotCompilable as refusal:
-                # e.g. PriceNet, whose water-filling iterates: the torch pipeline serves
                 self.single_sample_path = f"torch ({refusal})"
                 log.info("network %r designs one sample in torch: %s", name, refusal)
 

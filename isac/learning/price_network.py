@@ -32,11 +32,13 @@ from torch import nn
 
 from isac import checks
 from isac.learning.networks import Network
+from isac.learning.operating_points import OperatingPoint
 from isac.learning.problem_batch import ProblemBatch
 from isac.physics.problem import ProblemTerms
 from isac.physics.system import SystemConfig
 from isac.schemes.optimum import prior_price, refine_price
 from isac.schemes.solvers import distinct_levels, water_filling_in_price
+from isac.schemes.unrolled import unrolled_water_filling
 
 N_SUMMARIES = 6
 LOG_FLOOR = 1e-30  # keeps the logarithms of vanishing prices finite (alpha = 0 or 1)
@@ -118,23 +120,42 @@ class PriceNet(Network):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def _correction(self, summaries: torch.Tensor, problem: ProblemBatch) -> torch.Tensor:
-        """real [n, N_SUMMARIES] summaries of ``problem`` -> real [n] correction z of the
-        prior price."""
+    def _correction(self, summaries: torch.Tensor, point: OperatingPoint) -> torch.Tensor:
+        """real [n, N_SUMMARIES] summaries of problems at ``point`` -> real [n] correction z
+        of the prior price."""
         return self.head(self.trunk(self.norm(summaries)))[:, 0]
 
     def forward(self, problem: ProblemBatch) -> torch.Tensor:
-        system, terms = problem.system, problem.terms
+        return self.design(problem.terms, problem.point, problem.features.dtype)
+
+    def design(
+        self,
+        terms: ProblemTerms,
+        point: OperatingPoint,
+        dtype: torch.dtype = torch.float32,
+        unrolled: bool = False,
+    ) -> torch.Tensor:
+        """sigma_s real [n, n_tx] in ``dtype`` for the problem terms [n] at ``point``.
+
+        ``unrolled``: the water-filling in the fixed steps of
+        :func:`~isac.schemes.unrolled.unrolled_water_filling`, no polish: the static graph
+        of :mod:`isac.designer.price_graph` (ONNX and the one-sample path), not for training.
+        """
+        system = point.system
         with torch.no_grad():
             nu_0, nu_max, summaries = price_summaries(terms, system)
             levels, counts = distinct_levels(terms.sigma_h, system.n_users)
-        dtype = problem.features.dtype
-        correction = self._correction(summaries.to(dtype), problem)
+        correction = self._correction(summaries.to(dtype), point)
         nu = price_from_correction(correction.double(), nu_0, nu_max)
-        if self.polish_steps and not self.training:
+        weight = terms.sensing_weight(system)
+        if unrolled:
+            sigma_s = unrolled_water_filling(
+                terms.sigma_t, levels, counts, weight, nu, system.sensing_power
+            )
+            sigma_s = zero_power_gate(sigma_s, terms, system)
+        elif self.polish_steps and not self.training:
             sigma_s, _ = refine_price(terms, system, nu.detach(), self.polish_steps)
         else:
-            weight = terms.sensing_weight(system)
             sigma_s = water_filling_in_price(
                 nu, terms.sigma_t, levels, weight, system.sensing_power, counts
             )

@@ -33,7 +33,6 @@ from torch import nn
 
 from isac.learning.operating_points import N_CONDITIONS, OperatingPoint, OperatingRanges
 from isac.learning.price_network import N_SUMMARIES, PriceNet
-from isac.learning.problem_batch import ProblemBatch
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 
@@ -83,10 +82,10 @@ class UniversalPriceNet(PriceNet):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def _correction(self, summaries: torch.Tensor, problem: ProblemBatch) -> torch.Tensor:
-        condition = self.ranges.condition(problem.point).to(summaries)
+    def _correction(self, summaries: torch.Tensor, point: OperatingPoint) -> torch.Tensor:
+        condition = self.ranges.condition(point).to(summaries)
         scaled = summaries.clamp(-SUMMARY_CLIP, SUMMARY_CLIP) / SUMMARY_SCALE
-        x = torch.cat([scaled, condition.expand(len(summaries), -1)], dim=-1)
+        x = torch.cat([scaled, condition.expand(summaries.shape[0], -1)], dim=-1)
         scale_1, shift_1, scale_2, shift_2 = self.film(condition).chunk(2 * FILM_LAYERS)
         hidden = torch.relu((1.0 + scale_1) * self.inputs(x) + shift_1)
         hidden = torch.relu((1.0 + scale_2) * self.middle(hidden) + shift_2)

@@ -94,21 +94,35 @@ class ProblemTerms(PerInstance):
             )
         else:
             sigma_h = rates.sigma_h(H64, p64, system.noise_power)
-        terms = cls(
-            sigma_t=sigma_t64,
+        return cls.from_parts(sigma_t64, sigma_h, users, noise64, system).to(sigma_t.dtype)
+
+    @classmethod
+    def from_parts(
+        cls,
+        sigma_t: torch.Tensor,
+        sigma_h: torch.Tensor,
+        users: UserSinr,
+        comm_noise: torch.Tensor,
+        system: SystemConfig,
+    ) -> ProblemTerms:
+        """The terms of eigenvalues sigma_t [n, n_tx] and sigma_h [n, n_rx], the users'
+        SINR form and the noise level of their rate, comm_noise [n]: M_s (39) and M_c (40)
+        follow (the graph of :mod:`isac.designer.price_graph` builds them so, from the
+        eigendecompositions a user computes outside it)."""
+        return cls(
+            sigma_t=sigma_t,
             sigma_h=sigma_h,
             users=users,
             max_rate_s=rates.max_sensing_rate(
-                sigma_t64,
+                sigma_t,
                 system.sensing_power,
                 system.n_rx,
                 system.waveform_len,
                 system.noise_power,
             ),
-            max_rate_c=users.log1p_sinr(noise64).mean(dim=-1) / rates.LN2,  # (40)
-            comm_noise=noise64,
+            max_rate_c=users.log1p_sinr(comm_noise).mean(dim=-1) / rates.LN2,  # (40)
+            comm_noise=comm_noise,
         )
-        return terms.to(sigma_t.dtype)
 
     @classmethod
     def for_receiver(

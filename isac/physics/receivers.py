@@ -73,9 +73,14 @@ class Receiver:
         """
         if self.kind == "robust":
             return error_as_noise(H_hat, p, system, self.beta)
+        return (H if self.kind == "genie" and H is not None else H_hat), self._noise(p, system)
+
+    def _noise(self, p, system: SystemConfig):
+        """real [...]: the noise level of this receiver's model for powers p [..., n_users]."""
+        if self.kind == "robust":
+            return error_noise(p, system, self.beta)
         xp = array_namespace(p)
-        noise = xp.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=device(p))
-        return (H if self.kind == "genie" and H is not None else H_hat), noise
+        return xp.full(p.shape[:-1], system.noise_power, dtype=p.dtype, device=device(p))
 
     def sensing_channel(self, H_hat):
         """The users' channel whose interference H P H^H + noise I the sensing rate of this
@@ -86,6 +91,20 @@ class Receiver:
             H_hat: complex [..., n_rx, n_users], the estimate.
         """
         return H_hat if self.kind == "robust" else None
+
+    def gram_model(self, eigenvalues, p, system: SystemConfig):
+        """:meth:`model` on the eigenvalues of the Gram matrix of H_hat diag(sqrt p), real
+        [..., n_users] (:func:`~isac.physics.user_sinr.gram_eigen`; the eigenvectors are
+        the model's too): (beta lambda for robust, whose channel is sqrt(beta) H_hat, else
+        lambda; the noise level of :meth:`model`, real [...])."""
+        scale = self.beta if self.kind == "robust" else 1.0
+        return scale * eigenvalues, self._noise(p, system)
+
+
+def error_noise(p, system: SystemConfig, beta: float):
+    """real [...]: noise + (1 - beta) sum_i p_i, the noise level of :func:`error_as_noise`
+    for powers p real [..., n_users]."""
+    return system.noise_power + (1.0 - beta) * p.sum(-1)
 
 
 def error_as_noise(H_hat, p, system: SystemConfig, beta: float):
@@ -101,8 +120,7 @@ def error_as_noise(H_hat, p, system: SystemConfig, beta: float):
     Returns:
         (complex [..., n_rx, n_users], real [...]).
     """
-    noise = system.noise_power + (1.0 - beta) * p.sum(-1)
-    return H_hat * beta**0.5, noise
+    return H_hat * beta**0.5, error_noise(p, system, beta)
 
 
 GENIE = Receiver()  # the paper's metric, at perfect CSI

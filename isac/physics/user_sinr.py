@@ -26,7 +26,25 @@ from dataclasses import dataclass
 import torch
 
 from isac.physics import rates
+from isac.physics.arrays import array_namespace
 from isac.physics.instances import PerInstance
+
+
+def gram_eigen(H, p):
+    """The eigendecomposition G^H G = V diag(lambda) V^H of the users' Gram matrix,
+    G = H diag(sqrt p), as :class:`ResolventSinr` holds it: (lambda real [..., n_users]
+    ascending, clamped at 0; w = |V|^2 real [..., n_users, n_users], w[k, m] = |V_km|^2).
+
+    Tensors or arrays alike: the batch path and the one-sample path
+    (:mod:`isac.designer.price_graph`) call it.
+
+    Args:
+        H: complex [..., n_rx, n_users]. p: real [..., n_users].
+    """
+    xp = array_namespace(H)
+    scaled = H * xp.sqrt(p)[..., None, :]
+    eigenvalues, vectors = xp.linalg.eigh(xp.conj(scaled).mT @ scaled)
+    return xp.clip(eigenvalues, 0.0, None), xp.abs(vectors) ** 2
 
 
 @dataclass(frozen=True)
@@ -90,9 +108,7 @@ class ResolventSinr(PerInstance):
     @classmethod
     def from_channels(cls, H: torch.Tensor, p: torch.Tensor) -> ResolventSinr:
         """From channels H complex [n, n_rx, n_users] and powers p real [n, n_users]."""
-        scaled = H * p.sqrt().to(H.dtype)[..., None, :]
-        eigenvalues, vectors = torch.linalg.eigh(scaled.mH @ scaled)
-        return cls(eigenvalues.clamp_min(0.0), vectors.abs().square())
+        return cls(*gram_eigen(H, p))
 
     def _resolvent_sums(self, level: torch.Tensor, powers: int) -> list[torch.Tensor]:
         """[sum_m w_km/(lambda_m + c)^j for j = 1..powers], real [n, n_users] each."""
