@@ -149,22 +149,23 @@ def test_export_refuses_a_point_outside_the_universal_ranges_and_a_network_witho
         export_onnx(pretrained_run("pricenet"), out_dir=tmp_path, point={"n_tx": 8})
 
 
-def test_the_paper_model_levels_reach_the_graph_as_the_batch_path_forms_them():
-    """The graph's terms from the two eigendecompositions equal the batch path's terms
-    from H_hat, for every receiver (the robust one scales the users' eigenvalues)."""
+def test_terms_from_the_gram_eigendecomposition_equal_those_from_the_channels():
+    """ProblemTerms.from_user_eigen (the graph's and the batch path's terms) against
+    ProblemTerms.for_receiver from H_hat in the partial-fraction form (K interference
+    eigendecompositions and the n_rx covariance's eigenvalues), for every receiver: the
+    robust one scales the users' eigenvalues and keeps H_hat's for the sensing rate."""
     from isac.designer.price_graph import PriceGraph
-    from isac.learning.problem_batch import ProblemBatch
 
     designer = Designer.from_pretrained("pricenet")
     network = designer._pipeline.network
     system = designer.system
     scenario = sample_scenario(system, 16, seed=2, split="test")
-    sigma_t = scenario.sigma_t.double()
-    for receiver in (Receiver("genie"), Receiver("robust", 0.5)):
+    H_hat, p, sigma_t = scenario.H_hat, scenario.p.double(), scenario.sigma_t.double()
+    for receiver in (Receiver("genie"), Receiver("naive", 0.5), Receiver("robust", 0.5)):
         graph = PriceGraph(network, system, receiver)
-        terms = graph.terms(*graph_inputs(sigma_t, scenario.H_hat, scenario.p))
-        batch = ProblemBatch.from_estimate(scenario.H_hat, scenario.p, sigma_t, system, receiver)
+        terms = graph.terms(*graph_inputs(sigma_t, H_hat, p))
+        reference = ProblemTerms.for_receiver(receiver, H_hat, p, sigma_t, system)
         for name in ("sigma_h", "max_rate_s", "max_rate_c", "comm_noise"):
-            torch.testing.assert_close(getattr(terms, name), getattr(batch.terms, name))
+            torch.testing.assert_close(getattr(terms, name), getattr(reference, name))
         x = torch.rand(16, system.n_tx, dtype=torch.float64)
-        torch.testing.assert_close(terms.wsnr(x, system), batch.terms.wsnr(x, system))
+        torch.testing.assert_close(terms.wsnr(x, system), reference.wsnr(x, system))

@@ -36,12 +36,11 @@ from isac.designer.pipelines import eigen_inputs, recover_design
 from isac.learning.operating_points import OperatingPoint
 from isac.learning.price_network import PriceNet
 from isac.learning.problem_batch import ProblemBatch
-from isac.physics import rates
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
-from isac.physics.user_sinr import ResolventSinr, gram_eigen
+from isac.physics.user_sinr import gram_eigen
 
 OPSET = 17
 INPUT_NAMES = ("sigma_t", "user_eigenvalues", "user_weights", "p")
@@ -82,15 +81,10 @@ class PriceGraph(nn.Module):
     def terms(self, sigma_t, user_eigenvalues, user_weights, p) -> ProblemTerms:
         """The problem terms (28) of the receiver's model, from the graph's inputs, as
         :attr:`ProblemBatch.terms <isac.learning.problem_batch.ProblemBatch.terms>` forms
-        them from H_hat (resolvent form; the sensing rate sees H_hat's users for every
-        receiver)."""
-        system = self.point.system
-        eigenvalues, noise = self.receiver.gram_model(user_eigenvalues, p, system)
-        sigma_h = rates.sigma_h_from_user_eigenvalues(
-            user_eigenvalues, system.n_rx, system.noise_power
+        them (:meth:`ProblemTerms.from_user_eigen`)."""
+        return ProblemTerms.from_user_eigen(
+            self.receiver, sigma_t, user_eigenvalues, user_weights, p, self.point.system
         )
-        users = ResolventSinr(eigenvalues, user_weights)
-        return ProblemTerms.from_parts(sigma_t, sigma_h, users, noise, system)
 
     def forward(self, sigma_t, user_eigenvalues, user_weights, p) -> torch.Tensor:
         terms = self.terms(sigma_t, user_eigenvalues, user_weights, p)

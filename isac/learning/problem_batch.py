@@ -32,6 +32,7 @@ from isac.physics.directional import DirectionalTargets, DirectionalTerms
 from isac.physics.problem import ProblemTerms
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
+from isac.physics.user_sinr import gram_eigen
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,8 @@ class ProblemBatch:
                 return DirectionalTerms.for_receiver(
                     self.receiver, H_hat, p, self.targets, self.system
                 )
-            return ProblemTerms.for_receiver(
-                self.receiver, H_hat, p, self.sigma_t.double(), self.system, sinr_form="resolvent"
+            return ProblemTerms.from_user_eigen(
+                self.receiver, self.sigma_t.double(), *gram_eigen(H_hat, p), p, self.system
             )
 
     def __len__(self) -> int:

@@ -107,8 +107,7 @@ class ProblemTerms(PerInstance):
     ) -> ProblemTerms:
         """The terms of eigenvalues sigma_t [n, n_tx] and sigma_h [n, n_rx], the users'
         SINR form and the noise level of their rate, comm_noise [n]: M_s (39) and M_c (40)
-        follow (the graph of :mod:`isac.designer.price_graph` builds them so, from the
-        eigendecompositions a user computes outside it)."""
+        follow."""
         return cls(
             sigma_t=sigma_t,
             sigma_h=sigma_h,
@@ -123,6 +122,29 @@ class ProblemTerms(PerInstance):
             max_rate_c=users.log1p_sinr(comm_noise).mean(dim=-1) / rates.LN2,  # (40)
             comm_noise=comm_noise,
         )
+
+    @classmethod
+    def from_user_eigen(
+        cls,
+        receiver: Receiver,
+        sigma_t: torch.Tensor,
+        user_eigenvalues: torch.Tensor,
+        user_weights: torch.Tensor,
+        p: torch.Tensor,
+        system: SystemConfig,
+    ) -> ProblemTerms:
+        """The terms of ``receiver``'s model of H_hat, as :meth:`for_receiver` gives them in
+        the resolvent form, from the eigendecomposition of H_hat's Gram matrix
+        (:func:`~isac.physics.user_sinr.gram_eigen`: eigenvalues [n, K], |V|^2 [n, K, K]),
+        sigma_t [n, n_tx] and p [n, K], in their dtype: one eigendecomposition serves the
+        users' SINRs (:meth:`Receiver.gram_model`) and sigma_h of H_hat's users, which the
+        sensing rate of every receiver's model sees at the BS."""
+        eigenvalues, noise = receiver.gram_model(user_eigenvalues, p, system)
+        sigma_h = rates.sigma_h_from_user_eigenvalues(
+            user_eigenvalues, system.n_rx, system.noise_power
+        )
+        users = ResolventSinr(eigenvalues, user_weights)
+        return cls.from_parts(sigma_t, sigma_h, users, noise, system)
 
     @classmethod
     def for_receiver(
