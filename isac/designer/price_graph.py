@@ -168,8 +168,8 @@ class PriceGraphPipeline:
         )
         with torch.no_grad():
             exact = graph.network(problem).double()
-        terms = problem.terms
-        gap = (terms.wsnr(exact, system) - terms.wsnr(actual, system)) / terms.wsnr(exact, system)
+        best = problem.terms.wsnr(exact, system)
+        gap = (best - problem.terms.wsnr(actual, system)) / best
         if not gap.max() <= AGREEMENT_WSNR:
             raise NotCompilable(
                 f"the graph of {type(graph.network).__name__} scores {gap.max():.3g} below its "
