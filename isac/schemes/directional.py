@@ -24,6 +24,7 @@ directions it is refused (its entry in :mod:`isac.schemes.registry` says why).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -97,11 +98,11 @@ def sensing_optimum(inputs: DirectionalInputs, space: DesignSpace) -> torch.Tens
     return Z
 
 
-def penalised_optimum(
-    inputs: DirectionalInputs, space: DesignSpace, prices: torch.Tensor, start: torch.Tensor
-) -> torch.Tensor:
-    """Z [n, r, r] maximising alpha Rs/M_s - sum_i nu_i c_i over the budget (concave),
-    from ``start`` [n, r, r], for the prices nu [n, M]."""
+def penalised_objective(
+    inputs: DirectionalInputs, space: DesignSpace, prices: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Z [n, r, r] -> real [n]: alpha Rs/M_s - sum_i nu_i c_i, concave, for the prices
+    nu [n, M]."""
     terms, system = inputs.terms, inputs.system
 
     def penalised(Z: torch.Tensor) -> torch.Tensor:
@@ -111,7 +112,16 @@ def penalised_optimum(
         )
         return sensing - (prices * terms.echo_of(gram, system)).sum(-1)
 
-    Z, _ = projected_ascent(penalised, start, system.sensing_power, PENALISED_STEPS)
+    return penalised
+
+
+def penalised_optimum(
+    inputs: DirectionalInputs, space: DesignSpace, prices: torch.Tensor, start: torch.Tensor
+) -> torch.Tensor:
+    """Z [n, r, r] maximising :func:`penalised_objective` over the budget, from ``start``
+    [n, r, r], for the prices nu [n, M]."""
+    penalised = penalised_objective(inputs, space, prices)
+    Z, _ = projected_ascent(penalised, start, inputs.system.sensing_power, PENALISED_STEPS)
     return Z
 
 
