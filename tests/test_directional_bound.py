@@ -45,16 +45,21 @@ def test_the_communication_term_is_convex_in_the_echo_powers():
     width = echo_range(inputs, DesignSpace.of(inputs.terms))
     generator = torch.Generator().manual_seed(0)
     index = torch.arange(8).repeat(500)
-    pairs = DirectionalInputs(inputs.terms[index], inputs.H[index], inputs.p[index], SYSTEM)
+    pairs = inputs.terms[index]
     ends = [
         torch.rand((len(index), 3), generator=generator, dtype=torch.float64) * width[index]
         for _ in range(2)
     ]
-    middle = communication_term(pairs, (ends[0] + ends[1]) / 2)
-    mean = (communication_term(pairs, ends[0]) + communication_term(pairs, ends[1])) / 2
+    middle = communication_term(pairs, SYSTEM, (ends[0] + ends[1]) / 2)
+    mean = (
+        communication_term(pairs, SYSTEM, ends[0]) + communication_term(pairs, SYSTEM, ends[1])
+    ) / 2
     assert (middle <= mean + 1e-12).all()
     more = ends[0] + torch.eye(3, dtype=torch.float64)[0] * 0.1 * width[index]
-    assert (communication_term(pairs, more) <= communication_term(pairs, ends[0]) + 1e-12).all()
+    assert (
+        communication_term(pairs, SYSTEM, more)
+        <= communication_term(pairs, SYSTEM, ends[0]) + 1e-12
+    ).all()
 
 
 def test_the_penalised_bound_holds_and_is_tight():

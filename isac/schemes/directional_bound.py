@@ -35,7 +35,9 @@ import itertools
 import torch
 
 from isac.physics import rates
+from isac.physics.directional import DirectionalTerms
 from isac.physics.psd_ascent import projected_ascent
+from isac.physics.system import SystemConfig
 from isac.schemes.directional import DesignSpace, DirectionalInputs, penalised_objective
 
 ROUNDS = 30  # branch-and-bound rounds at most
@@ -68,9 +70,10 @@ def penalised_bound(
     return Z, value + (budget * largest - linear).clamp_min(0.0)
 
 
-def communication_term(inputs: DirectionalInputs, echo: torch.Tensor) -> torch.Tensor:
-    """real [n]: C(c) = (1 - alpha) Rc(c)/M_c at the echo powers c [n, M]."""
-    terms, system = inputs.terms, inputs.system
+def communication_term(
+    terms: DirectionalTerms, system: SystemConfig, echo: torch.Tensor
+) -> torch.Tensor:
+    """real [n]: C(c) = (1 - alpha) Rc(c)/M_c of the terms [n] at the echo powers c [n, M]."""
     return rates.per_maximum((1.0 - system.alpha) * terms.comm_rate_of_echo(echo), terms.max_rate_c)
 
 
@@ -112,8 +115,8 @@ def certified_gap(
         vertices = low[:, None] + corners[None] * (high - low)[:, None]  # [B, 2^M, M]
         flat = vertices.reshape(-1, M)
         index = torch.arange(len(owner)).repeat_interleave(len(corners))
-        corner_boxes = DirectionalInputs(boxes.terms[index], boxes.H[index], boxes.p[index], system)
-        vertex = communication_term(corner_boxes, flat) + (prices[index] * flat).sum(-1)
+        vertex = communication_term(boxes.terms[index], system, flat)
+        vertex = vertex + (prices[index] * flat).sum(-1)
         # a box's bound is also its parent's (both hold on it); the lower one is kept
         bound = torch.minimum(bound, penalised + vertex.reshape(len(owner), -1).amax(-1))
         # every solve is a design: its WSNR can raise the best value known
