@@ -8,6 +8,7 @@ searches, and every bad input is refused with a message naming the setting.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -17,11 +18,15 @@ from helpers import TINY, config, run_script
 
 from isac import checks
 from isac.config import target_of
+from isac.designer.pipelines import eigen_inputs
+from isac.learning.direction_network import DirectionNet
+from isac.learning.problem_batch import ProblemBatch
 from isac.learning.training import build_datamodule
 from isac.physics import rates, recover
 from isac.physics.channels import ChannelConfig
 from isac.physics.directional import DirectionalTargets, DirectionalTerms, directional_beams
 from isac.physics.problem import ProblemTerms
+from isac.physics.receivers import GENIE
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
 from isac.physics.targets import TargetConfig, steering
@@ -318,6 +323,28 @@ def test_the_reference_optimum_matches_a_second_method():
             for _ in range(8)
         )
         assert reference[b].item() >= best - 1e-6
+
+
+def test_the_leader_steps_only_raise_directionnets_design():
+    # an untrained network proposes its fixed hypotheses; after one polish step each,
+    # the leader's further steps ascend from the design it would return, within budget
+    # (sensing weighs 0.7, so that no sample's best is zero power)
+    system = dataclasses.replace(SYSTEM, alpha=0.7)
+    scenario, terms = draw(system, 2, n=64, seed=3, width_deg=10.0)
+    sigma_t, U_T, _ = eigen_inputs(scenario.targets.transmit_covariance())
+    problem = ProblemBatch.from_estimate(
+        scenario.H, scenario.p, sigma_t, system, GENIE, targets=scenario.targets, U_T=U_T
+    )
+    network = DirectionNet(system, n_targets=2, polish_steps=1).eval()
+    with torch.no_grad():
+        polished = terms.wsnr(network(problem), system)
+        network.leader_steps = 10
+        R_x = network(problem)
+    led = terms.wsnr(R_x, system)
+    power = torch.diagonal(R_x, dim1=-2, dim2=-1).real.sum(-1)
+    assert (power <= system.sensing_power * (1 + 1e-6)).all()
+    assert (led >= polished * (1 - 1e-6)).all()  # float32 round-off of the returned R_x
+    assert (led > polished * (1 + 1e-5)).sum() >= 8
 
 
 @pytest.mark.slow

@@ -164,6 +164,11 @@ def test_bad_pricenet_settings_are_refused(tmp_path):
     train(config(*TINY, *PRICENET, "trainer.max_epochs=1"), pricenet_run)
     for overrides, message in [
         ([f"run={pricenet_run}", "polish_steps=-1"], r"polish_steps must be an integer >= 0"),
+        ([f"run={pricenet_run}", "leader_steps=-1"], r"leader_steps must be an integer >= 0"),
+        (
+            [f"run={pricenet_run}", "leader_steps=5"],
+            r"leader_steps applies to networks that polish several hypotheses",
+        ),
         (
             [f"run={isacnn_run}", "polish_steps=2"],
             r"polish_steps applies to networks that polish their design",

@@ -114,6 +114,9 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         "polish_steps": None
         if cfg.polish_steps is None
         else checks.non_negative_int("polish_steps", cfg.polish_steps),
+        "leader_steps": None
+        if cfg.leader_steps is None
+        else checks.non_negative_int("leader_steps", cfg.leader_steps),
     }
     Receiver(settings["receiver"], settings["beta"])  # refuse a bad receiver before any work
     requested = None if cfg.schemes is None else list(cfg.schemes)
@@ -125,7 +128,8 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
 def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     """The run's network, refused if it is another network than the run trained or cannot
     serve the requested system and receiver (a per-point network: its trained sizes and
-    budget; a universal network: its ranges); with ``polish_steps``, polished at inference."""
+    budget; a universal network: its ranges); with ``polish_steps`` (and ``leader_steps``),
+    polished at inference."""
     run = settings["run"]
     path = checkpoint_path(run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(
@@ -151,6 +155,13 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
                 "does not"
             )
         module.network.polish_steps = settings["polish_steps"]
+    if settings["leader_steps"] is not None:
+        if not hasattr(module.network, "leader_steps"):
+            raise checks.SettingsError(
+                "leader_steps applies to networks that polish several hypotheses "
+                f"(directional); the {module.name} network of run {run} does not"
+            )
+        module.network.leader_steps = settings["leader_steps"]
     return module
 
 

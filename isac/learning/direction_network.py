@@ -97,6 +97,8 @@ class DirectionNet(Network):
             BS can compute is kept (in training too, so each learns its own basin).
         polish_steps: projected gradient steps on the BS's WSNR of every hypothesis at
             inference (>= 0).
+        leader_steps: further steps on the hypothesis with the highest WSNR after them,
+            at inference (>= 0).
     """
 
     target_models = ("directions",)
@@ -108,12 +110,14 @@ class DirectionNet(Network):
         hidden: int = 64,
         hypotheses: int = 4,
         polish_steps: int = 20,
+        leader_steps: int = 0,
     ) -> None:
         super().__init__(system)
         self.n_targets = checks.positive_int("model.network.n_targets", n_targets)
         hidden = checks.positive_int("model.network.hidden", hidden)
         self.hypotheses = checks.positive_int("model.network.hypotheses", hypotheses)
         self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
+        self.leader_steps = checks.non_negative_int("model.network.leader_steps", leader_steps)
         M, width = self.n_targets, feature_width(self.n_targets)
         self.norm = nn.BatchNorm1d(width)
         self.trunk = nn.Sequential(
@@ -155,6 +159,13 @@ class DirectionNet(Network):
             )
         best = value.reshape(H, n).argmax(0)
         Z = Z.reshape(H, n, r, r)[best, torch.arange(n, device=Z.device)]
+        if not self.training and self.leader_steps:
+            Z, _ = projected_ascent(
+                lambda Z: terms.wsnr_of(gram_of(Z, reduced), system),
+                Z.detach(),
+                system.sensing_power,
+                self.leader_steps,
+            )
         R_x = U @ Z @ U.mH
         if not self.training:
             R_x = zero_power_gate(R_x, terms, system)

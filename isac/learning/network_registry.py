@@ -92,6 +92,7 @@ register_network(
             "hidden": checks.positive_int,
             "hypotheses": checks.positive_int,
             "polish_steps": checks.non_negative_int,
+            "leader_steps": checks.non_negative_int,
         },
     )
 )
