@@ -17,8 +17,10 @@ An MLP maps them to a lower-triangular X (M x M, complex) and a power share eta,
 R_x = P_s eta (A X X^H A^H) / tr(A X X^H A^H): feasible by construction, in the span of
 the steering vectors, where every useful R_x lies. It trains with the loss (30) like every
 network. At inference, ``polish_steps`` projected gradient steps on the WSNR the BS can
-compute (:func:`~isac.physics.psd_ascent.projected_ascent`) refine its design in the
-basin it chose.
+compute (:func:`~isac.physics.psd_ascent.projected_ascent`) refine every hypothesis in
+the basin it chose, and ``leader_steps`` further steps the one with the highest WSNR
+alone: they only ascend from the design the shared polish returns, at a quarter of the
+cost of a shared step (docs/training.md, DirectionNet).
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ class DirectionNet(Network):
         polish_steps: projected gradient steps on the BS's WSNR of every hypothesis at
             inference (>= 0).
         leader_steps: further steps on the hypothesis with the highest WSNR after them,
-            at inference (>= 0).
+            at inference (>= 0); 0 by default, so that a checkpoint saved before the
+            option designs as it did (``conf/model/directional.yaml`` sets 40).
     """
 
     target_models = ("directions",)
