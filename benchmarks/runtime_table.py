@@ -9,6 +9,9 @@ through the design API (:class:`isac.designer.Designer`) with its input checks:
 - floor: the linear algebra no design avoids, timed alike at batch 1: the EVD of R_T
   and one Hermitian solve for the users' MMSE beams.
 
+The batch-1 calls of the designs and of the floor take turns in blocks of samples, so
+that a machine whose speed drifts during the run moves them alike and the ratios hold.
+
 The sweep rows time untrained ISACNNs of each size: the arithmetic does not depend on
 the weights. Whether a network takes the numpy one-sample path does (its compile check
 runs on features of its scenario), so a second table times the designs users run, the
@@ -31,7 +34,7 @@ import torch
 
 from isac.config import compose_config
 from isac.designer import Designer
-from isac.designer.timed import median_ms
+from isac.designer.timed import interleaved_median_ms
 from isac.experiments.paper_numbers import PAPER_TABLE1_MS
 from isac.files import write_csv
 from isac.learning.pretrained import manifest
@@ -48,46 +51,58 @@ def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[s
     cfg = compose_config(overrides=[f"system.{setting}={value}"])
     system = system_from_config(cfg)
     designer = Designer.from_module(build_module(cfg, system))
-    times = time_designer(designer, system, batch, single)
-    return {**times, "paper_ms": PAPER_TABLE1_MS[setting][value]}
+    times = time_designers({"isacnn": designer}, system, batch, single)
+    return {**times["isacnn"], "paper_ms": PAPER_TABLE1_MS[setting][value]}
 
 
-def time_designer(designer: Designer, system, batch: int, single: int) -> dict[str, float]:
-    """ms per sample of ``designer`` at batch size 1 (median), in one batch (best of 3),
-    and of the floor, on ``batch`` test samples of ``system``."""
+def time_designers(
+    designers: dict[str, Designer], system, batch: int, single: int
+) -> dict[str, dict[str, float]]:
+    """Per designer, ms per sample at batch size 1 (median), in one batch (best of 3), and
+    of the floor, on ``batch`` test samples of ``system``. The batch-1 calls of every
+    designer and of the floor take turns in blocks of samples
+    (:func:`~isac.designer.timed.interleaved_median_ms`), so their ratios hold on a
+    machine whose speed drifts."""
     scenario = sample_scenario(system, batch, seed=0, split="test").to(torch.float32)
     R_T, H, p = scenario.R_T, scenario.H_hat, scenario.p  # R_T is computed: once
     identity = torch.eye(system.n_rx, dtype=H.dtype)
 
     def floor(i: int) -> None:
-        torch.linalg.eigh(R_T[i])
-        torch.linalg.solve(H[i] @ H[i].mH + identity, H[i])
+        with torch.inference_mode():
+            torch.linalg.eigh(R_T[i])
+            torch.linalg.solve(H[i] @ H[i].mH + identity, H[i])
 
-    with torch.inference_mode():
-        floor_ms = median_ms(floor, single)
-    single_ms = median_ms(lambda i: designer(R_T[i], H[i], p[i]), single)
-    batched = []
-    for _ in range(3):
-        start = time.perf_counter()
-        designer(R_T, H, p)
-        batched.append(time.perf_counter() - start)
-    return {
-        "ms_batch_1": single_ms,
-        "ms_batched": 1000.0 * min(batched) / batch,
-        "ms_floor": floor_ms,
-    }
+    def one_sample(designer: Designer):
+        return lambda i: designer(R_T[i], H[i], p[i])
+
+    calls = {"floor": floor} | {label: one_sample(d) for label, d in designers.items()}
+    single_ms = interleaved_median_ms(calls, single)
+    times = {}
+    for label, designer in designers.items():
+        batched = []
+        for _ in range(3):
+            start = time.perf_counter()
+            designer(R_T, H, p)
+            batched.append(time.perf_counter() - start)
+        times[label] = {
+            "ms_batch_1": single_ms[label],
+            "ms_batched": 1000.0 * min(batched) / batch,
+            "ms_floor": single_ms["floor"],
+        }
+    return times
 
 
 def trained_rows(batch: int, single: int) -> list[dict]:
-    """The shipped designs at Table II beside an untrained ISACNN, timed alike."""
+    """The shipped designs at Table II beside an untrained ISACNN, timed alike and
+    together."""
     cfg = compose_config()
     system = system_from_config(cfg)
     designers = {"isacnn, untrained": Designer.from_module(build_module(cfg, system))}
     for name in PRETRAINED:
         designers[f"{name}, shipped (trained)"] = Designer.from_pretrained(name)
+    times = time_designers(designers, system, batch, single)
     return [
-        {"design": label, "path": designer.single_sample_path}
-        | time_designer(designer, system, batch, single)
+        {"design": label, "path": designer.single_sample_path} | times[label]
         for label, designer in designers.items()
     ]
 

@@ -13,6 +13,7 @@ from helpers import TINY, config, numpy_mmse_beams, water_filling_by_active_sets
 
 from isac.checks import SettingsError
 from isac.designer import Designer
+from isac.designer.timed import BLOCK_CALLS, WARM_UP_CALLS, interleaved_median_ms
 from isac.experiments.export import export_onnx
 from isac.learning.training import build_module
 from isac.physics.scenario import sample_scenario
@@ -250,3 +251,24 @@ def test_onnx_export_matches_pytorch_under_onnxruntime(trained_run, tmp_path):
 def test_export_refuses_a_run_without_checkpoint(tmp_path):
     with pytest.raises(SettingsError, match="does not exist; train the run first"):
         export_onnx(tmp_path)
+
+
+def test_interleaved_timing_runs_every_call_on_every_sample_in_turn():
+    """Table I's ratios: the designs and the floor take turns in blocks of samples, the
+    first of each turn rotating, each block after one untimed call, all after the
+    warm-up calls."""
+    order = []
+    calls = {name: (lambda i, name=name: order.append((name, i))) for name in "abc"}
+    count = 2 * BLOCK_CALLS + 3
+    times = interleaved_median_ms(calls, count)
+    assert set(times) == {"a", "b", "c"} and all(t >= 0.0 for t in times.values())
+    expected = [(name, i) for i in range(min(WARM_UP_CALLS, count)) for name in "abc"]
+    blocks = [
+        range(0, BLOCK_CALLS),
+        range(BLOCK_CALLS, 2 * BLOCK_CALLS),
+        range(2 * BLOCK_CALLS, count),
+    ]
+    for block, turn in zip(blocks, ["abc", "bca", "cab"], strict=True):
+        for name in turn:
+            expected += [(name, block[0])] + [(name, i) for i in block]
+    assert order == expected

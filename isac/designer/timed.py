@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +22,7 @@ from isac.schemes.beams import BEAM_RULES
 from isac.schemes.registry import SCHEMES, SchemeInputs
 
 WARM_UP_CALLS = 20
+BLOCK_CALLS = 25  # consecutive calls of one design in interleaved_median_ms
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,30 @@ def timed(design: Callable[[], Design], repeats: int) -> Design:
 def median_ms(call: Callable[[int], object], count: int) -> float:
     """Median ms of ``call(i)`` over ``count`` calls on samples i = 0 .. count - 1, after
     :data:`WARM_UP_CALLS` calls; the latency of one call at batch size 1 (Table I)."""
+    return interleaved_median_ms({"call": call}, count)["call"]
+
+
+def interleaved_median_ms(
+    calls: Mapping[str, Callable[[int], object]], count: int
+) -> dict[str, float]:
+    """Median ms of each of ``calls`` as :func:`median_ms` times it, the calls taking
+    turns in blocks of :data:`BLOCK_CALLS` samples (the first of each turn rotating), so
+    that a machine whose speed drifts during the run slows them alike and their ratios
+    hold (benchmarks/runtime_table.py). Each block starts with one untimed call, so that
+    every timed call finds the state its own previous call left, as in a loop of it
+    alone: taking turns sample by sample, the EVD-and-solve floor measured 2-3x slower
+    after the other designs' calls than in a loop of its own."""
+    names = list(calls)
     for i in range(min(WARM_UP_CALLS, count)):
-        call(i)
-    times = []
-    for i in range(count):
-        start = time.perf_counter()
-        call(i)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+        for name in names:
+            calls[name](i)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for turn, first in enumerate(range(0, count, BLOCK_CALLS)):
+        for k in range(len(names)):
+            name = names[(turn + k) % len(names)]
+            calls[name](first)
+            for i in range(first, min(first + BLOCK_CALLS, count)):
+                start = time.perf_counter()
+                calls[name](i)
+                times[name].append(time.perf_counter() - start)
+    return {name: 1000.0 * statistics.median(times[name]) for name in names}
