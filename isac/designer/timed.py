@@ -98,7 +98,9 @@ def timed(design: Callable[[], Design], repeats: int) -> Design:
 
 def median_ms(call: Callable[[int], object], count: int) -> float:
     """Median ms of ``call(i)`` over ``count`` calls on samples i = 0 .. count - 1, after
-    :data:`WARM_UP_CALLS` calls; the latency of one call at batch size 1 (Table I)."""
+    :data:`WARM_UP_CALLS` calls and, every :data:`BLOCK_CALLS` samples, one untimed call
+    (:func:`interleaved_median_ms` with one call); the latency of one call at batch size 1
+    (Table I)."""
     return interleaved_median_ms({"call": call}, count)["call"]
 
 

@@ -37,6 +37,11 @@ from isac.physics.system import SystemConfig
 from isac.physics.targets import PAPER
 from isac.schemes.registry import select_schemes
 
+INFERENCE_OPTIONS = {  # evaluate.py's overrides of a network's inference, and whom they serve
+    "polish_steps": "networks that polish their design at inference "
+    "(pricenet, universal, directional)",
+    "leader_steps": "networks that polish several hypotheses (directional)",
+}
 TABLE_COLUMNS = (
     "scheme",
     "wsnr",
@@ -111,12 +116,10 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
         "model": model,
         "target": target,
         "channel": channel,
-        "polish_steps": None
-        if cfg.polish_steps is None
-        else checks.non_negative_int("polish_steps", cfg.polish_steps),
-        "leader_steps": None
-        if cfg.leader_steps is None
-        else checks.non_negative_int("leader_steps", cfg.leader_steps),
+        **{
+            option: None if cfg[option] is None else checks.non_negative_int(option, cfg[option])
+            for option in INFERENCE_OPTIONS
+        },
     }
     Receiver(settings["receiver"], settings["beta"])  # refuse a bad receiver before any work
     requested = None if cfg.schemes is None else list(cfg.schemes)
@@ -147,21 +150,14 @@ def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
             f"checkpoint {str(path)!r} holds a {module.name} network, but run {run} "
             f"trained {settings['model']}; evaluate a checkpoint of that run"
         )
-    if settings["polish_steps"] is not None:
-        if not hasattr(module.network, "polish_steps"):
+    for option, networks in INFERENCE_OPTIONS.items():
+        if settings[option] is None:
+            continue
+        if not hasattr(module.network, option):
             raise checks.SettingsError(
-                "polish_steps applies to networks that polish their design at inference "
-                f"(pricenet, universal, directional); the {module.name} network of run {run} "
-                "does not"
+                f"{option} applies to {networks}; the {module.name} network of run {run} does not"
             )
-        module.network.polish_steps = settings["polish_steps"]
-    if settings["leader_steps"] is not None:
-        if not hasattr(module.network, "leader_steps"):
-            raise checks.SettingsError(
-                "leader_steps applies to networks that polish several hypotheses "
-                f"(directional); the {module.name} network of run {run} does not"
-            )
-        module.network.leader_steps = settings["leader_steps"]
+        setattr(module.network, option, settings[option])
     return module
 
 
