@@ -32,7 +32,7 @@ from isac import checks
 from isac.learning.networks import Network
 from isac.learning.problem_batch import ProblemBatch
 from isac.physics import rates
-from isac.physics.directional import DirectionalTerms, gram_of
+from isac.physics.directional import DirectionalTerms, gram_of, span_wsnr
 from isac.physics.psd_ascent import projected_ascent
 from isac.physics.system import SystemConfig
 
@@ -155,19 +155,21 @@ class DirectionNet(Network):
                 value = candidates.wsnr_of(gram_of(Z, stacked), system)
         else:
             Z, value = projected_ascent(
-                lambda Z: candidates.wsnr_of(gram_of(Z, stacked), system),
+                span_wsnr(system),
                 Z.detach(),
                 system.sensing_power,
                 self.polish_steps,
+                (candidates, stacked),
             )
         best = value.reshape(H, n).argmax(0)
         Z = Z.reshape(H, n, r, r)[best, torch.arange(n, device=Z.device)]
         if not self.training and self.leader_steps:
             Z, _ = projected_ascent(
-                lambda Z: terms.wsnr_of(gram_of(Z, reduced), system),
+                span_wsnr(system),
                 Z.detach(),
                 system.sensing_power,
                 self.leader_steps,
+                (terms, reduced),
             )
         R_x = U @ Z @ U.mH
         if not self.training:

@@ -17,6 +17,7 @@ R_x = U Z U^H with U an orthonormal basis of that span and Z r x r (r = min(M, N
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -270,6 +271,16 @@ def gram_of(R_x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return A.mH @ R_x.to(A.dtype) @ A
 
 
+def span_wsnr(system: SystemConfig) -> Callable[..., torch.Tensor]:
+    """The objective (28) as :func:`~isac.physics.psd_ascent.projected_ascent` searches it:
+    (Z [m, r, r], the terms [m], A in the span's coordinates [m, r, M]) -> real [m]."""
+
+    def wsnr(Z: torch.Tensor, terms: DirectionalTerms, A: torch.Tensor) -> torch.Tensor:
+        return terms.wsnr_of(gram_of(Z, A), system)
+
+    return wsnr
+
+
 def log_det_rate(weights: torch.Tensor, gram: torch.Tensor, waveform_len: int) -> torch.Tensor:
     """real [n]: log2 det(I + weights o gram) / L for the Gram matrix A^H R_x A."""
     kernel = weights * gram
@@ -291,10 +302,12 @@ def max_sensing_rate(
     start = torch.eye(r, dtype=U.dtype, device=U.device).expand(len(U), r, r)
     start = start * (system.sensing_power / r)
 
-    def rate(Z: torch.Tensor) -> torch.Tensor:
-        return log_det_rate(free_weights, gram_of(Z, reduced), system.waveform_len)
+    def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
 
-    _, best = projected_ascent(rate, start, system.sensing_power, SENSING_OPTIMUM_STEPS)
+    _, best = projected_ascent(
+        rate, start, system.sensing_power, SENSING_OPTIMUM_STEPS, (free_weights, reduced)
+    )
     return best
 
 

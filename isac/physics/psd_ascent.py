@@ -51,59 +51,79 @@ def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 def projected_ascent(
-    objective: Callable[[torch.Tensor], torch.Tensor],
+    objective: Callable[..., torch.Tensor],
     start: torch.Tensor,
-    budget: torch.Tensor | float,
+    budget: float,
     steps: int,
+    per_sample: tuple = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maximise ``objective`` (Z [n, r, r] -> real [n], differentiable) from ``start``
-    over {Z >= 0, tr Z <= budget}, per sample, for ``steps`` iterations.
+    """Maximise ``objective`` from ``start`` [n, r, r] over {Z >= 0, tr Z <= budget}, per
+    sample, for ``steps`` iterations.
+
+    ``objective(Z, *rows)`` maps Z [m, r, r] to real [m], differentiably, where ``rows``
+    are the items of ``per_sample`` (tensors or :class:`~isac.physics.instances.PerInstance`
+    of n samples) at the m samples of Z. A sample whose first-order gain has reached
+    round-off (:data:`SETTLED`) is a fixed point of the iteration -- it does not move, so
+    its gradient and step length stay as they are -- and is set aside: the iterations
+    go on with the others only, at the cost of the samples still moving. The iterates are
+    those of the whole batch up to the round-off of batched arithmetic at another batch
+    size (docs/model.md, item 15, "Solvers").
 
     Returns:
         (Z [n, r, r], value [n]) of the last point: every accepted step improves, so it is
         the best point seen (the start is projected first).
     """
-    budget = torch.as_tensor(budget, dtype=start.real.dtype, device=start.device)
-    scale = budget.clamp_min(torch.finfo(budget.dtype).tiny)
+    n = start.shape[0]
+    dtype = start.real.dtype
+    scale = max(float(budget), torch.finfo(dtype).tiny)
 
     def value_and_gradient(Z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             Z = Z.detach().requires_grad_(True)
-            value = objective(Z)
+            value = objective(Z, *rows)
             (gradient,) = torch.autograd.grad(value.sum(), Z)
         return value.detach(), (gradient + gradient.mH) / 2
 
+    rows = per_sample
     Z = project_psd_trace(start.detach(), budget)
     value, gradient = value_and_gradient(Z)
-    norm = torch.linalg.matrix_norm(gradient).clamp_min(torch.finfo(budget.dtype).tiny)
+    final_Z, final_value = Z.clone(), value.clone()
+    live = torch.arange(n, device=Z.device)  # the samples still iterating, in Z's order
+    norm = torch.linalg.matrix_norm(gradient).clamp_min(torch.finfo(dtype).tiny)
     length = scale / norm  # a first step of about the whole budget
     for _ in range(steps):
         direction = project_psd_trace(Z + length.to(Z.dtype)[:, None, None] * gradient, budget) - Z
         slope = _inner(gradient, direction)  # >= 0: a projected step never descends
+        settled = slope <= SETTLED * value.abs().clamp_min(1.0)
+        if settled.any():
+            final_Z[live[settled]], final_value[live[settled]] = Z[settled], value[settled]
+            keep = ~settled
+            if not keep.any():
+                return final_Z, final_value
+            live, Z, value, gradient = live[keep], Z[keep], value[keep], gradient[keep]
+            direction, slope, length, norm = direction[keep], slope[keep], length[keep], norm[keep]
+            rows = tuple(item[live] for item in per_sample)
         fraction = torch.ones_like(value)
-        # a sample whose first-order gain is at round-off has converged: it stays
-        accepted = slope <= SETTLED * value.abs().clamp_min(1.0)
-        trial_value = value
+        accepted = torch.zeros_like(value, dtype=torch.bool)
         for _ in range(BACKTRACKS):
             trial = Z + fraction.to(Z.dtype)[:, None, None] * direction
             with torch.no_grad():
-                candidate = objective(trial)
+                candidate = objective(trial, *rows)
             good = ~accepted & (candidate >= value + ARMIJO * fraction * slope)
             accepted |= good
-            trial_value = torch.where(good, candidate, trial_value)
             fraction = torch.where(accepted, fraction, fraction * 0.5)
             if accepted.all():
                 break
-        moved = accepted & (slope > SETTLED * value.abs().clamp_min(1.0))
-        new_Z = Z + torch.where(moved, fraction, 0.0).to(Z.dtype)[:, None, None] * direction
+        new_Z = Z + torch.where(accepted, fraction, 0.0).to(Z.dtype)[:, None, None] * direction
         new_value, new_gradient = value_and_gradient(new_Z)
         s = new_Z - Z
         y = gradient - new_gradient  # minus the change of the gradient: ascent
         curvature = _inner(s, y)
-        spectral = _inner(s, s) / curvature.clamp_min(torch.finfo(budget.dtype).tiny)
-        length = torch.where(moved & (curvature > 0), spectral, length * fraction)
+        spectral = _inner(s, s) / curvature.clamp_min(torch.finfo(dtype).tiny)
+        length = torch.where(accepted & (curvature > 0), spectral, length * fraction)
         length = length.clamp(SHORTEST * scale / norm, LONGEST * scale / norm)
-        Z, value, gradient = new_Z, torch.where(moved, new_value, value), new_gradient
-        if not moved.any():
+        Z, value, gradient = new_Z, torch.where(accepted, new_value, value), new_gradient
+        if not accepted.any():
             break
-    return Z, value
+    final_Z[live], final_value[live] = Z, value
+    return final_Z, final_value

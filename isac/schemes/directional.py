@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from isac.physics import rates
-from isac.physics.directional import DirectionalTerms, gram_of, log_det_rate
+from isac.physics.directional import DirectionalTerms, gram_of, log_det_rate, span_wsnr
 from isac.physics.psd_ascent import projected_ascent
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import Powers
@@ -90,23 +90,25 @@ def sensing_optimum(inputs: DirectionalInputs, space: DesignSpace) -> torch.Tens
     free = scale[..., :, None] * (targets.B.mH @ targets.B) * scale[..., None, :]
     free = free / system.noise_power
     Z, _ = projected_ascent(
-        lambda Z: log_det_rate(free, space.gram(Z), system.waveform_len),
+        lambda Z, weights, A: log_det_rate(weights, gram_of(Z, A), system.waveform_len),
         space.scaled_identity(system.sensing_power),
         system.sensing_power,
         PENALISED_STEPS,
+        (free, space.A),
     )
     return Z
 
 
 def penalised_objective(
-    inputs: DirectionalInputs, space: DesignSpace, prices: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Z [n, r, r] -> real [n]: alpha Rs/M_s - sum_i nu_i c_i, concave, for the prices
-    nu [n, M]."""
-    terms, system = inputs.terms, inputs.system
+    system: SystemConfig,
+) -> Callable[[torch.Tensor, DirectionalTerms, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(Z [n, r, r], the terms [n], A in the span's coordinates [n, r, M], the prices
+    nu [n, M]) -> real [n]: alpha Rs/M_s - sum_i nu_i c_i, concave in Z."""
 
-    def penalised(Z: torch.Tensor) -> torch.Tensor:
-        gram = space.gram(Z)
+    def penalised(
+        Z: torch.Tensor, terms: DirectionalTerms, A: torch.Tensor, prices: torch.Tensor
+    ) -> torch.Tensor:
+        gram = gram_of(Z, A)
         sensing = rates.per_maximum(
             system.alpha * terms.sensing_rate_of(gram, system), terms.max_rate_s
         )
@@ -120,8 +122,13 @@ def penalised_optimum(
 ) -> torch.Tensor:
     """Z [n, r, r] maximising :func:`penalised_objective` over the budget, from ``start``
     [n, r, r], for the prices nu [n, M]."""
-    penalised = penalised_objective(inputs, space, prices)
-    Z, _ = projected_ascent(penalised, start, inputs.system.sensing_power, PENALISED_STEPS)
+    Z, _ = projected_ascent(
+        penalised_objective(inputs.system),
+        start,
+        inputs.system.sensing_power,
+        PENALISED_STEPS,
+        (inputs.terms, space.A, prices),
+    )
     return Z
 
 
@@ -227,7 +234,7 @@ def multistart_optimum(inputs: DirectionalInputs, restarts: int = RESTARTS) -> t
     copies = terms[torch.arange(n).repeat(restarts)]
     repeated = DesignSpace(space.U.repeat(restarts, 1, 1), space.A.repeat(restarts, 1, 1))
     Z, value = projected_ascent(
-        lambda Z: copies.wsnr_of(repeated.gram(Z), system), stacked, power, SEARCH_STEPS
+        span_wsnr(system), stacked, power, SEARCH_STEPS, (copies, repeated.A)
     )
     value = value.reshape(restarts, n)
     best = value.argmax(0)

@@ -57,11 +57,12 @@ def penalised_bound(
     docstring solved from ``start`` by ``steps`` projected-gradient steps, and its value at
     Z plus the Frank-Wolfe gap there."""
     budget = inputs.system.sensing_power
-    penalised = penalised_objective(inputs, space, prices)
-    Z, _ = projected_ascent(penalised, start, budget, steps)
+    penalised = penalised_objective(inputs.system)
+    problem = (inputs.terms, space.A, prices)
+    Z, _ = projected_ascent(penalised, start, budget, steps, problem)
     with torch.enable_grad():
         Z = Z.detach().requires_grad_(True)
-        value = penalised(Z)
+        value = penalised(Z, *problem)
         (gradient,) = torch.autograd.grad(value.sum(), Z)
     Z, value = Z.detach(), value.detach()
     gradient = (gradient + gradient.mH) / 2
