@@ -97,6 +97,8 @@ class DirectionalTerms(PerInstance):
         targets: the targets (A, B, s^2).
         weights: complex [n, M, M], Psi.
         base_q: real [n, K]. couplings: complex [n, K, M]. echo_gram: complex [n, M, M].
+        sensing_design: complex [n, r, r], the sensing optimum without users: Z of
+            R_x = U Z U^H, U = ``targets.basis()``, the maximiser of M_s.
         max_rate_s: real [n], M_s: Rs at the sensing optimum without users.
         max_rate_c: real [n], M_c: Rc without echo.
         comm_noise: real [n], the noise level of the users' model (the receiver's).
@@ -107,6 +109,7 @@ class DirectionalTerms(PerInstance):
     base_q: torch.Tensor
     couplings: torch.Tensor
     echo_gram: torch.Tensor
+    sensing_design: torch.Tensor
     max_rate_s: torch.Tensor
     max_rate_c: torch.Tensor
     comm_noise: torch.Tensor
@@ -152,24 +155,20 @@ class DirectionalTerms(PerInstance):
         echo_gram = B.mT @ torch.linalg.solve(omega, B.conj())
         no_users = (B.mH @ B) / system.noise_power
         free = scale[..., :, None] * no_users * scale[..., None, :]
+        sensing_design, max_rate_s = sensing_optimum(free, targets, system)
         terms = cls(
             targets=targets,
             weights=weights,
             base_q=base_q,
             couplings=couplings,
             echo_gram=echo_gram,
-            max_rate_s=torch.zeros(n, dtype=torch.float64, device=H.device),
+            sensing_design=sensing_design,
+            max_rate_s=max_rate_s,
             max_rate_c=torch.zeros(n, dtype=torch.float64, device=H.device),
             comm_noise=noise,
         )
         zero_echo = torch.zeros_like(targets.variances)
-        return cls(
-            **{
-                **terms.__dict__,
-                "max_rate_s": max_sensing_rate(free, targets, system),
-                "max_rate_c": terms.comm_rate_of_echo(zero_echo),
-            }
-        )
+        return cls(**{**terms.__dict__, "max_rate_c": terms.comm_rate_of_echo(zero_echo)})
 
     @classmethod
     def for_receiver(
@@ -289,13 +288,14 @@ def log_det_rate(weights: torch.Tensor, gram: torch.Tensor, waveform_len: int) -
     return torch.linalg.slogdet(matrix).logabsdet / (waveform_len * rates.LN2)
 
 
-def max_sensing_rate(
+def sensing_optimum(
     free_weights: torch.Tensor, targets: DirectionalTargets, system: SystemConfig
-) -> torch.Tensor:
-    """real [n]: M_s with directions, Rs at its optimum without users (the weights
-    D^1/2 B^H B D^1/2 / noise of a receiver that hears only the echo), by projected
-    gradient ascent over R_x = U Z U^H (concave: the optimum from any start), from the
-    full budget spread over the span of A."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Z [n, r, r], M_s real [n]): the sensing optimum with directions and its rate, Rs
+    at its optimum without users (the weights D^1/2 B^H B D^1/2 / noise of a receiver
+    that hears only the echo), by projected gradient ascent over R_x = U Z U^H, U =
+    ``targets.basis()`` (concave: the optimum from any start), from the full budget
+    spread over the span of A."""
     U = targets.basis()
     reduced = U.mH @ targets.A  # [n, r, M]
     r = U.shape[-1]
@@ -305,10 +305,9 @@ def max_sensing_rate(
     def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
 
-    _, best = projected_ascent(
+    return projected_ascent(
         rate, start, system.sensing_power, SENSING_OPTIMUM_STEPS, (free_weights, reduced)
     )
-    return best
 
 
 def directional_beams(

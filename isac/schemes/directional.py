@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from isac.physics import rates
-from isac.physics.directional import DirectionalTerms, gram_of, log_det_rate, span_wsnr
+from isac.physics.directional import DirectionalTerms, gram_of, span_wsnr
 from isac.physics.psd_ascent import projected_ascent
 from isac.physics.system import SystemConfig
 from isac.schemes.registry import Powers
@@ -82,23 +82,6 @@ class DesignSpace:
         return torch.eye(r, dtype=self.A.dtype).expand(n, r, r) * (power / r)
 
 
-def sensing_optimum(inputs: DirectionalInputs, space: DesignSpace) -> torch.Tensor:
-    """Z [n, r, r] of the sensing optimum without users (the maximiser of M_s)."""
-    terms, system = inputs.terms, inputs.system
-    targets = terms.targets
-    scale = targets.variances.sqrt().to(targets.B.dtype)
-    free = scale[..., :, None] * (targets.B.mH @ targets.B) * scale[..., None, :]
-    free = free / system.noise_power
-    Z, _ = projected_ascent(
-        lambda Z, weights, A: log_det_rate(weights, gram_of(Z, A), system.waveform_len),
-        space.scaled_identity(system.sensing_power),
-        system.sensing_power,
-        PENALISED_STEPS,
-        (free, space.A),
-    )
-    return Z
-
-
 def penalised_objective(
     system: SystemConfig,
 ) -> Callable[[torch.Tensor, DirectionalTerms, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -146,14 +129,14 @@ def zero_power_design(inputs: DirectionalInputs) -> Powers:
 
 def waterfilling_design(inputs: DirectionalInputs) -> Powers:
     space = DesignSpace.of(inputs.terms)
-    return Powers(space.full(sensing_optimum(inputs, space)))
+    return Powers(space.full(inputs.terms.sensing_design))
 
 
 def prior_start(inputs: DirectionalInputs, space: DesignSpace) -> tuple[torch.Tensor, torch.Tensor]:
     """(the sensing optimum, the penalised optimum at the prices the communication term
     sets at its echo), Z [n, r, r] each: the closed-form start of the searches."""
     terms, system = inputs.terms, inputs.system
-    Z_s = sensing_optimum(inputs, space)
+    Z_s = terms.sensing_design
     prices = terms.echo_prices(system, terms.echo_of(space.gram(Z_s), system))
     return Z_s, penalised_optimum(inputs, space, prices, Z_s)
 
