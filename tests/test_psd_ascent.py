@@ -1,26 +1,14 @@
-"""The projected gradient ascent over covariances against water-filling, its closed form
-for log det(I + W^1/2 Z W^1/2) under a trace budget, with samples set aside as they settle."""
+"""The projected gradient ascent over covariances against water-filling (brute force over
+its active sets), the optimum of log det(I + W^1/2 Z W^1/2) under a trace budget, with
+samples set aside as they settle."""
 
 import numpy as np
 import torch
+from helpers import water_filling_by_active_sets
 
 from isac.physics.psd_ascent import projected_ascent
 
 BUDGET = 2.0
-
-
-def water_filling_value(eigenvalues: np.ndarray, budget: float) -> float:
-    """max sum_i log(1 + lambda_i z_i) over z >= 0, sum z <= budget: z_i = (mu - 1/lambda_i)^+,
-    the water level mu by bisection, in float64."""
-    low, high = 0.0, budget + (1.0 / eigenvalues).max()
-    for _ in range(200):
-        level = (low + high) / 2
-        if np.clip(level - 1.0 / eigenvalues, 0.0, None).sum() > budget:
-            high = level
-        else:
-            low = level
-    powers = np.clip(low - 1.0 / eigenvalues, 0.0, None)
-    return float(np.log1p(eigenvalues * powers).sum())
 
 
 def log_det(Z: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
@@ -48,7 +36,7 @@ def test_the_ascent_reaches_water_filling_and_sets_settled_samples_aside():
 
     Z, value = projected_ascent(objective, start, BUDGET, 300, (root,))
 
-    expected = [water_filling_value(e.numpy(), BUDGET) for e in eigenvalues]
+    expected = [water_filling_by_active_sets(e.numpy(), BUDGET) for e in eigenvalues]
     np.testing.assert_allclose(value.numpy(), expected, rtol=1e-9)
     np.testing.assert_allclose(log_det(Z, root).numpy(), value.numpy(), rtol=1e-14)
     trace = torch.diagonal(Z, dim1=-2, dim2=-1).real.sum(-1)
