@@ -180,7 +180,8 @@ def test_terms_from_the_gram_eigendecomposition_equal_those_from_the_channels():
     """ProblemTerms.from_user_eigen (the graph's and the batch path's terms) against
     ProblemTerms.for_receiver from H_hat in the partial-fraction form (K interference
     eigendecompositions and the n_rx covariance's eigenvalues), for every receiver: the
-    robust one scales the users' eigenvalues and keeps H_hat's for the sensing rate."""
+    robust one scales the users' eigenvalues and keeps H_hat's for the sensing rate; in a
+    batch of tensors and for one sample in numpy."""
     from isac.designer.price_graph import PriceGraph
 
     designer = Designer.from_pretrained("pricenet")
@@ -196,3 +197,7 @@ def test_terms_from_the_gram_eigendecomposition_equal_those_from_the_channels():
             torch.testing.assert_close(getattr(terms, name), getattr(reference, name))
         x = torch.rand(16, system.n_tx, dtype=torch.float64)
         torch.testing.assert_close(terms.wsnr(x, system), reference.wsnr(x, system))
+        # one sample in numpy, as the one-sample path forms it (LAPACK's ?heevd)
+        one = graph_inputs(sigma_t[3].numpy(), H_hat[3].numpy(), p[3].numpy())
+        terms = graph.terms(*(torch.from_numpy(value)[None] for value in one))
+        torch.testing.assert_close(terms.wsnr(x[3:4], system), reference.wsnr(x, system)[3:4])

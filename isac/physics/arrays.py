@@ -45,6 +45,29 @@ def _posv(dtype: np.dtype):
     return posv
 
 
+@cache
+def _heevd(dtype: np.dtype):
+    (heevd,) = lapack.get_lapack_funcs(("heevd",), dtype=dtype)
+    return heevd
+
+
+def eigh_hermitian(A):
+    """(eigenvalues ascending [..., n], eigenvectors as columns [..., n, n]) of Hermitian A
+    [..., n, n].
+
+    A tensor goes to ``torch.linalg.eigh``; one complex numpy matrix to LAPACK's ?heevd,
+    half of ``numpy.linalg.eigh``'s time at n = 5 (other arrays to numpy's).
+    """
+    if not isinstance(A, np.ndarray):
+        return array_api_compat.array_namespace(A).linalg.eigh(A)
+    if A.ndim > 2 or not np.iscomplexobj(A):
+        return np.linalg.eigh(A)
+    eigenvalues, vectors, info = _heevd(A.dtype)(A)
+    if info != 0:  # LAPACK did not converge: numpy's, which raises LinAlgError
+        return np.linalg.eigh(A)
+    return eigenvalues, vectors
+
+
 def solve_hermitian(A, B):
     """A^-1 B for Hermitian positive definite A [..., n, n] and B [..., n, m].
 

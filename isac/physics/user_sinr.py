@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from isac.physics import rates
-from isac.physics.arrays import array_namespace
+from isac.physics.arrays import array_namespace, eigh_hermitian
 from isac.physics.instances import PerInstance
 
 
@@ -43,7 +43,7 @@ def gram_eigen(H, p):
     """
     xp = array_namespace(H)
     scaled = H * xp.sqrt(p)[..., None, :]
-    eigenvalues, vectors = xp.linalg.eigh(xp.conj(scaled).mT @ scaled)
+    eigenvalues, vectors = eigh_hermitian(xp.conj(scaled).mT @ scaled)
     return xp.clip(eigenvalues, 0.0, None), xp.abs(vectors) ** 2
 
 
