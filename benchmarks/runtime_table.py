@@ -16,7 +16,9 @@ The sweep rows time untrained ISACNNs of each size: the arithmetic does not depe
 the weights. Whether a network takes the numpy one-sample path does (its compile check
 runs on features of its scenario), so a second table times the designs users run, the
 shipped trained ISACNN, PriceNet and universal network at Table II, beside the untrained
-ISACNN, in the same run, each with the path its batch-1 calls took. Each sweep row varies
+ISACNN, in the same run, each with the path its batch-1 calls took (PriceNet and the
+universal network twice: in onnxruntime and compiled by AOTInductor, which compiles each
+once, under a minute, on a machine whose cache lacks them). Each sweep row varies
 one setting with the others at Table II; the paper's Table I is beside it. Run:
 
     python benchmarks/runtime_table.py [--batch 2000] [--single 500] [--out outputs/runtime]
@@ -43,6 +45,7 @@ from isac.physics.scenario import sample_scenario
 
 SWEEPS = {"n_tx": range(4, 17, 2), "n_rx": range(4, 17, 2), "n_users": range(2, 9)}
 PRETRAINED = tuple(manifest())  # isacnn, pricenet, universal
+COMPILED = ("pricenet", "universal")  # designs with a compiled one-sample path
 
 
 def time_per_sample(setting: str, value: int, batch: int, single: int) -> dict[str, float]:
@@ -100,6 +103,8 @@ def trained_rows(batch: int, single: int) -> list[dict]:
     designers = {"isacnn, untrained": Designer.from_module(build_module(cfg, system))}
     for name in PRETRAINED:
         designers[f"{name}, shipped (trained)"] = Designer.from_pretrained(name)
+    for name in COMPILED:  # AOTInductor: compiled once per network, then from the cache
+        designers[f"{name}, shipped, compiled"] = Designer.from_pretrained(name, compiled=True)
     times = time_designers(designers, system, batch, single)
     return [
         {"design": label, "path": designer.single_sample_path} | times[label]

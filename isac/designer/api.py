@@ -28,10 +28,11 @@ A learned design runs as :class:`~isac.designer.pipelines.NetworkPipeline` on a 
 single sample of a network that compiles to numpy (ISACNN, FC-NN) runs as
 :class:`~isac.designer.pipelines.SingleSamplePipeline`, and one of PriceNet or the
 universal network as :class:`~isac.designer.price_graph.PriceGraphPipeline` (its static
-graph, with the water-filling in fixed steps, in onnxruntime), where torch's per-operation
-dispatch would otherwise dominate; a network for which neither builds runs in torch, and
-the designer logs why (:attr:`Designer.single_sample_path`). Checks of the inputs
-(docs/evaluation.md, "The design API") run unless ``check=False``.
+graph, with the water-filling in fixed steps, in onnxruntime, or with ``compiled=True``
+compiled by AOTInductor, :mod:`~isac.designer.compiled_graph`), where torch's
+per-operation dispatch would otherwise dominate; where a faster path does not build, the
+next one runs, and the designer logs why (:attr:`Designer.single_sample_path`). Checks of
+the inputs (docs/evaluation.md, "The design API") run unless ``check=False``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,6 +64,7 @@ from isac.schemes.registry import SCHEMES, select_schemes
 
 log = logging.getLogger(__name__)
 
+PATH_NAMES = {"aotinductor": "compiled (AOTInductor)", "onnxruntime": "onnxruntime"}
 HERMITIAN_TOLERANCE = 100  # multiples of eps * max|R_T| allowed in R_T - R_T^H and below 0
 
 
@@ -120,6 +123,36 @@ def beyond_precision(R_T, H_hat, p) -> Iterator[None]:
         raise _scale_refusal("meets a singular system", R_T, H_hat, p) from None
 
 
+def _single_sample_pipeline(
+    name: str, network: torch.nn.Module, system: SystemConfig, receiver: Receiver, compiled: bool
+) -> tuple[object | None, str]:
+    """The fastest one-sample pipeline that builds for ``network``, and its path.
+
+    PriceNet's iterative water-filling runs as a static graph, compiled by AOTInductor if
+    ``compiled``, else (or where that fails) in onnxruntime; a network of the paper's form
+    as a numpy program. Where none builds: None, and torch. Every refusal is logged and
+    named in the path, e.g. ``"onnxruntime (AOTInductor could not compile ...)"``.
+
+    Returns:
+        (the pipeline or None, :attr:`Designer.single_sample_path`).
+    """
+    if isinstance(network, PriceNet):
+        runtimes = ("aotinductor", "onnxruntime") if compiled else ("onnxruntime",)
+        attempts = [(partial(PriceGraphPipeline, runtime=r), PATH_NAMES[r]) for r in runtimes]
+    else:
+        attempts = [(SingleSamplePipeline, "numpy")]
+    refusals = []
+    for build, path in attempts:
+        try:
+            pipeline = build(network, system, receiver)
+        except NotCompilable as refusal:
+            log.warning("network %r cannot design one sample in %s: %s", name, path, refusal)
+            refusals.append(str(refusal))
+            continue
+        return pipeline, path + (f" ({'; '.join(refusals)})" if refusals else "")
+    return None, f"torch ({'; '.join(refusals)})"
+
+
 class DesignOutput(NamedTuple):
     """The design for one sample or a batch; shapes in the module docstring."""
 
@@ -137,8 +170,8 @@ class Designer:
     Attributes:
         name: the network's or scheme's name. system: the system it designs for.
         receiver: the receiver it designs for. single_sample_path: how one sample runs:
-            ``"numpy"``, ``"onnxruntime"``, or ``"torch"`` with the reason the fast path
-            was refused.
+            ``"numpy"``, ``"compiled (AOTInductor)"``, ``"onnxruntime"``, or ``"torch"``,
+            with the reasons of the faster paths refused in parentheses.
     """
 
     def __init__(
@@ -147,6 +180,7 @@ class Designer:
         system: SystemConfig,
         module: ISACModule | None = None,
         receiver: Receiver = GENIE,
+        compiled: bool = False,
     ) -> None:
         self.name = name
         self.system = system
@@ -163,19 +197,9 @@ class Designer:
             self._single_signatures = frozenset(
                 (*shapes, r, h, q) for r in "FD" for h in "FD" for q in "fd"
             )
-            # PriceNet's iterative water-filling runs as a static graph in onnxruntime, a
-            # network of the paper's form as a numpy program; where neither builds, torch
-            single, path = (
-                (PriceGraphPipeline, "onnxruntime")
-                if isinstance(module.network, PriceNet)
-                else (SingleSamplePipeline, "numpy")
+            self._single, self.single_sample_path = _single_sample_pipeline(
+                name, module.network, system, receiver, compiled
             )
-            try:
-                self._single = single(module.network, system, receiver)
-                self.single_sample_path = path
-            except NotCompilable as refusal:
-                self.single_sample_path = f"torch ({refusal})"
-                log.info("network %r designs one sample in torch: %s", name, refusal)
 
     @classmethod
     def from_module(
@@ -183,16 +207,22 @@ class Designer:
         module: ISACModule,
         receiver: Receiver | None = None,
         system: SystemConfig | None = None,
+        compiled: bool = False,
     ) -> Designer:
         """The trained network of a loaded module (:func:`load_checkpoint`) for ``system``
         (its own by default; a universal network serves any point of its ranges) with the
         beams of ``receiver`` (by default, the receiver it was trained for).
 
+        ``compiled``: one sample of a PriceNet or universal network runs as its graph
+        compiled by AOTInductor (:mod:`~isac.designer.compiled_graph`; under a minute the
+        first time for a network and point, then from the cache) instead of in
+        onnxruntime. Other networks keep their numpy path.
+
         Raises:
             checks.SettingsError: the network cannot serve that system and receiver.
         """
         system = module.system if system is None else system
-        return cls(module.name, system, module.eval(), receiver or module.receiver)
+        return cls(module.name, system, module.eval(), receiver or module.receiver, compiled)
 
     @classmethod
     def from_checkpoint(
@@ -200,9 +230,10 @@ class Designer:
         path: str | Path,
         system: SystemConfig | None = None,
         receiver: Receiver | None = None,
+        compiled: bool = False,
     ) -> Designer:
         """The network of a checkpoint, as :meth:`from_module`."""
-        return cls.from_module(load_checkpoint(path), receiver, system)
+        return cls.from_module(load_checkpoint(path), receiver, system, compiled)
 
     @classmethod
     def from_run(
@@ -211,18 +242,25 @@ class Designer:
         checkpoint: str = "best",
         system: SystemConfig | None = None,
         receiver: Receiver | None = None,
+        compiled: bool = False,
     ) -> Designer:
-        """The network of a training run: its ``best`` or ``last`` checkpoint, or a path."""
-        return cls.from_checkpoint(checkpoint_path(run_dir, checkpoint), system, receiver)
+        """The network of a training run: its ``best`` or ``last`` checkpoint, or a path;
+        then as :meth:`from_module`."""
+        path = checkpoint_path(run_dir, checkpoint)
+        return cls.from_checkpoint(path, system, receiver, compiled)
 
     @classmethod
     def from_pretrained(
-        cls, name: str, system: SystemConfig | None = None, receiver: Receiver | None = None
+        cls,
+        name: str,
+        system: SystemConfig | None = None,
+        receiver: Receiver | None = None,
+        compiled: bool = False,
     ) -> Designer:
         """A design shipped with the package (``isacnn``, ``pricenet``, ``universal``;
         :mod:`isac.learning.pretrained`), offline, its files checked against their
-        checksums; then as :meth:`from_run`."""
-        return cls.from_run(pretrained_run(name), "best", system, receiver)
+        checksums; then as :meth:`from_module`."""
+        return cls.from_run(pretrained_run(name), "best", system, receiver, compiled)
 
     @classmethod
     def from_scheme(

@@ -16,9 +16,10 @@ to sigma_s real [n, n_tx] in the network's precision (float32), the inputs float
 The operating point -- sizes, alpha, SNRs, the receiver and beta -- is fixed when the
 graph is built (a universal network's is any point of its ranges).
 
-:class:`PriceGraphPipeline` runs that graph in onnxruntime for one sample, where torch's
-per-operation dispatch would cost several times the arithmetic (docs/evaluation.md,
-"The design API").
+:class:`PriceGraphPipeline` runs that graph for one sample, where torch's per-operation
+dispatch would cost several times the arithmetic (docs/evaluation.md, "The design API"):
+in onnxruntime, or compiled ahead of time by AOTInductor
+(:mod:`isac.designer.compiled_graph`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from isac.designer.numpy_program import NotCompilable
+from isac import checks
+from isac.designer.compiled_graph import GraphRunner, compiled_runner
+from isac.designer.numpy_program import AGREEMENT_RTOL, NotCompilable
 from isac.designer.pipelines import eigen_inputs, recover_design
 from isac.learning.operating_points import OperatingPoint
 from isac.learning.price_network import PriceNet
@@ -46,6 +49,7 @@ OPSET = 17
 INPUT_NAMES = ("sigma_t", "user_eigenvalues", "user_weights", "p")
 AGREEMENT_WSNR = 1e-6  # the graph's WSNR below the exact layer's, relative, at most
 CHECK_SAMPLES = 64
+RUNTIMES = ("onnxruntime", "aotinductor")
 
 
 def graph_inputs(sigma_t, H_hat, p) -> tuple:
@@ -114,12 +118,17 @@ def onnx_bytes(module: nn.Module, example: tuple, names: tuple[str, ...], output
     return buffer.getvalue()
 
 
+def graph_example(system: SystemConfig, n: int) -> tuple[torch.Tensor, ...]:
+    """The graph's inputs, float64, for ``n`` samples of ``system``'s scenario, on which
+    it is traced."""
+    scenario = sample_scenario(system, n, seed=0, split="compile-check")
+    sigma_t, _, _ = eigen_inputs(scenario.R_T.to(torch.complex128))
+    return graph_inputs(sigma_t, scenario.H_hat.to(torch.complex128), scenario.p.double())
+
+
 def price_graph_onnx(graph: PriceGraph) -> bytes:
     """The ONNX form of ``graph``, traced on two samples of its operating point."""
-    system = graph.point.system
-    scenario = sample_scenario(system, 2, seed=0, split="compile-check")
-    sigma_t, _, _ = eigen_inputs(scenario.R_T.to(torch.complex128))
-    example = graph_inputs(sigma_t, scenario.H_hat.to(torch.complex128), scenario.p.double())
+    example = graph_example(graph.point.system, 2)
     with torch.no_grad():
         return onnx_bytes(graph, example, INPUT_NAMES, "sigma_s")
 
@@ -136,26 +145,53 @@ def onnxruntime_session(model: bytes):
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def onnxruntime_runner(graph: PriceGraph) -> GraphRunner:
+    """``graph`` in an onnxruntime session (:func:`onnxruntime_session`)."""
+    session = onnxruntime_session(price_graph_onnx(graph))
+
+    def run(inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        (sigma_s,) = session.run(None, dict(zip(INPUT_NAMES, inputs, strict=True)))
+        return sigma_s
+
+    return run
+
+
 class PriceGraphPipeline:
     """(R_T, H_hat, p) -> (sigma_s, S, W, smallest eigenvalue of R_T) for one sample of a
-    PriceNet or universal network: numpy around the :class:`PriceGraph` in onnxruntime.
+    PriceNet or universal network: numpy around its :class:`PriceGraph`.
 
-    Built once per designer: the graph is traced and checked against the network's exact
-    layer on :data:`CHECK_SAMPLES` samples of the point's scenario (its WSNR at most
+    Built once per designer: the graph is traced, handed to ``runtime`` -- ``"onnxruntime"``
+    or ``"aotinductor"`` (:func:`~isac.designer.compiled_graph.compiled_runner`, built once
+    per network and point, then cached) -- and checked against the network's exact layer
+    on :data:`CHECK_SAMPLES` samples of the point's scenario (its WSNR at most
     :data:`AGREEMENT_WSNR` below, relative).
 
     Raises:
-        NotCompilable: no graph for this network, onnxruntime missing, or the check failed.
+        NotCompilable: no graph for this network, the runtime missing or failing, or the
+            check failed.
     """
 
-    def __init__(self, network: nn.Module, system: SystemConfig, receiver: Receiver) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        system: SystemConfig,
+        receiver: Receiver,
+        runtime: str = "onnxruntime",
+    ) -> None:
+        checks.one_of("runtime", runtime, RUNTIMES)
         graph = PriceGraph(network, system, receiver)
-        self.session = onnxruntime_session(price_graph_onnx(graph))
+        if runtime == "aotinductor":
+            self._run = compiled_runner(graph, graph_example(system, 1))
+        else:
+            self._run = onnxruntime_runner(graph)
         self.system = system
         self.receiver = receiver
         self._check(graph)
 
     def _check(self, graph: PriceGraph) -> None:
+        """Refuse a runtime whose sigma_s departs from the graph's in torch (a layout or
+        lowering error; the WSNR is too flat at the optimum to show one) or whose WSNR
+        falls short of the exact layer's (the fixed steps)."""
         system = self.system
         scenario = sample_scenario(system, CHECK_SAMPLES, seed=0, split="compile-check")
         R_T, H_hat, p = (x.numpy() for x in (scenario.R_T, scenario.H_hat, scenario.p))
@@ -168,6 +204,14 @@ class PriceGraphPipeline:
         )
         with torch.no_grad():
             exact = graph.network(problem).double()
+            traced = graph(*graph_inputs(sigma_t, scenario.H_hat, scenario.p)).double()
+        departure = (actual - traced).abs().max() / traced.abs().max().clamp_min(1e-300)
+        if not departure <= AGREEMENT_RTOL:
+            raise NotCompilable(
+                f"the graph of {type(graph.network).__name__} in this runtime departs from it "
+                f"in torch by {departure:.3g} of the largest sigma_s on its scenario "
+                f"(allowed {AGREEMENT_RTOL:g})"
+            )
         best = problem.terms.wsnr(exact, system)
         gap = (best - problem.terms.wsnr(actual, system)) / best
         if not gap.max() <= AGREEMENT_WSNR:
@@ -183,8 +227,7 @@ class PriceGraphPipeline:
         inputs = graph_inputs(
             sigma_t.astype(np.float64), H_hat.astype(np.complex128), p.astype(np.float64)
         )
-        feed = {name: x[None] for name, x in zip(INPUT_NAMES, inputs, strict=True)}
-        (sigma_s,) = self.session.run(None, feed)
-        sigma_s = sigma_s[0].astype(sigma_t.dtype, copy=False)
+        sigma_s = self._run(tuple(x[None] for x in inputs))[0]
+        sigma_s = sigma_s.astype(sigma_t.dtype, copy=False)
         S, W = recover_design(sigma_s, sigma_t, U_T, H_hat, p, self.system, self.receiver)
         return sigma_s, S, W, lowest
