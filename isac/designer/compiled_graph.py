@@ -14,8 +14,8 @@ directory:
   code and tensors (the network's weights, the operating point's constants), the input
   shapes and strides, the PyTorch version, AOTInductor's settings and the CPU's
   instruction set. A changed network, point, project or PyTorch gets a new program, never
-  a stale one. Runs, checkpoints and exports
-  never carry one: a file a user receives does not choose which code runs.
+  a stale one. Runs, checkpoints and exports never carry one: a file a user receives
+  does not choose which code runs.
 
 Any failure to build (no compiler, an operation AOTInductor cannot compile) is a
 :class:`~isac.designer.numpy_program.NotCompilable` naming it, and the design API falls

@@ -162,12 +162,13 @@ class PriceGraphPipeline:
 
     Built once per designer: the graph is traced, handed to ``runtime`` -- ``"onnxruntime"``
     or ``"aotinductor"`` (:func:`~isac.designer.compiled_graph.compiled_runner`, built once
-    per network and point, then cached) -- and checked against the network's exact layer
-    on :data:`CHECK_SAMPLES` samples of the point's scenario (its WSNR at most
-    :data:`AGREEMENT_WSNR` below, relative).
+    per network and point, then cached) -- and checked on :data:`CHECK_SAMPLES` samples of
+    the point's scenario: its sigma_s against the graph's in torch (within
+    :data:`~isac.designer.numpy_program.AGREEMENT_RTOL` of the largest), its WSNR against
+    the network's exact layer (at most :data:`AGREEMENT_WSNR` below, relative).
 
     Raises:
-        NotCompilable: no graph for this network, the runtime missing or failing, or the
+        NotCompilable: no graph for this network, the runtime missing or failing, or a
             check failed.
     """
 
