@@ -44,6 +44,14 @@ def test_a_program_is_named_by_what_it_is_compiled_from():
     assert program_key(exported(other, example), example) != key
 
 
+def test_programs_are_kept_in_the_users_cache_directory(monkeypatch, tmp_path):
+    monkeypatch.delenv(compiled_graph.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compiled_graph.cache_directory() == tmp_path / "xdg" / "isac" / "compiled"
+    monkeypatch.setenv(compiled_graph.CACHE_ENV, str(tmp_path / "mine"))
+    assert compiled_graph.cache_directory() == tmp_path / "mine" / "compiled"
+
+
 def pricenet():
     return load_checkpoint(checkpoint_path(pretrained_run("pricenet"), "best")).network.eval()
 
