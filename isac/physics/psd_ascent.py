@@ -120,10 +120,11 @@ def projected_ascent(
         y = gradient - new_gradient  # minus the change of the gradient: ascent
         curvature = _inner(s, y)
         spectral = _inner(s, s) / curvature.clamp_min(torch.finfo(dtype).tiny)
+        # a sample whose line search failed tries the shorter step next time, even when no
+        # sample of the batch passed: ending the loop there made a sample's result depend
+        # on its batch (docs/model.md, item 15, "Solvers")
         length = torch.where(accepted & (curvature > 0), spectral, length * fraction)
         length = length.clamp(SHORTEST * scale / norm, LONGEST * scale / norm)
         Z, value, gradient = new_Z, torch.where(accepted, new_value, value), new_gradient
-        if not accepted.any():
-            break
     final_Z[live], final_value[live] = Z, value
     return final_Z, final_value
