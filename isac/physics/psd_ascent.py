@@ -128,3 +128,27 @@ def projected_ascent(
         Z, value, gradient = new_Z, torch.where(accepted, new_value, value), new_gradient
     final_Z[live], final_value[live] = Z, value
     return final_Z, final_value
+
+
+def frank_wolfe_bound(
+    objective: Callable[..., torch.Tensor],
+    Z: torch.Tensor,
+    budget: float,
+    per_sample: tuple = (),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(value [n], an upper bound [n] on the maximum) of a concave ``objective`` (as
+    :func:`projected_ascent` takes it) over {Z >= 0, tr Z <= budget}, at Z [n, r, r].
+
+    Concavity gives f(Z') <= f(Z) + <grad f(Z), Z' - Z>, whose largest value over the set
+    is at budget times the top eigenvector of the gradient (or at 0): the bound is
+    f(Z) + budget max(lambda_max, 0) - <grad, Z>, the Frank-Wolfe gap added.
+    """
+    with torch.enable_grad():
+        Z = Z.detach().requires_grad_(True)
+        value = objective(Z, *per_sample)
+        (gradient,) = torch.autograd.grad(value.sum(), Z)
+    Z, value = Z.detach(), value.detach()
+    gradient = (gradient + gradient.mH) / 2
+    largest = torch.linalg.eigvalsh(gradient)[..., -1].clamp_min(0.0)
+    linear = _inner(gradient, Z)
+    return value, value + (budget * largest - linear).clamp_min(0.0)

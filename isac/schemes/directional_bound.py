@@ -36,7 +36,7 @@ import torch
 
 from isac.physics import rates
 from isac.physics.directional import DirectionalTerms
-from isac.physics.psd_ascent import projected_ascent
+from isac.physics.psd_ascent import frank_wolfe_bound, projected_ascent
 from isac.physics.system import SystemConfig
 from isac.schemes.directional import DesignSpace, DirectionalInputs, penalised_objective
 
@@ -60,15 +60,8 @@ def penalised_bound(
     penalised = penalised_objective(inputs.system)
     problem = (inputs.terms, space.A, prices)
     Z, _ = projected_ascent(penalised, start, budget, steps, problem)
-    with torch.enable_grad():
-        Z = Z.detach().requires_grad_(True)
-        value = penalised(Z, *problem)
-        (gradient,) = torch.autograd.grad(value.sum(), Z)
-    Z, value = Z.detach(), value.detach()
-    gradient = (gradient + gradient.mH) / 2
-    largest = torch.linalg.eigvalsh(gradient)[..., -1].clamp_min(0.0)
-    linear = (gradient.conj() * Z).real.sum((-2, -1))
-    return Z, value + (budget * largest - linear).clamp_min(0.0)
+    _, bound = frank_wolfe_bound(penalised, Z, budget, problem)
+    return Z.detach(), bound
 
 
 def communication_term(
