@@ -13,6 +13,7 @@ from helpers import TINY, config, numpy_mmse_beams, water_filling_by_active_sets
 
 from isac.checks import SettingsError
 from isac.designer import Designer
+from isac.designer.pipelines import eigen_inputs
 from isac.designer.timed import BLOCK_CALLS, WARM_UP_CALLS, interleaved_median_ms
 from isac.experiments.export import export_onnx
 from isac.learning.training import build_module
@@ -272,3 +273,25 @@ def test_interleaved_timing_runs_every_call_on_every_sample_in_turn():
         for name in turn:
             expected += [(name, block[0])] + [(name, i) for i in block]
     assert order == expected
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_eigen_inputs_of_one_array_satisfy_the_evd_and_match_the_tensor_path(dtype):
+    """The one-sample path's EVD (LAPACK's ?heevd) against its definition, R_T U = U diag,
+    in float64, and against torch's EVD of the same matrix."""
+    R_T = sample_scenario(SystemConfig(), 1, seed=3).R_T[0].numpy()
+    R_T = (R_T - 0.1 * np.eye(len(R_T))).astype(dtype)  # negative eigenvalues: clamped at 0
+    assert np.linalg.eigvalsh(R_T)[0] < -0.01
+    sigma_t, U_T, lowest = eigen_inputs(R_T)
+    reference = np.linalg.eigvalsh(R_T.astype(np.complex128))
+    eps = 100 * np.finfo(R_T.real.dtype).eps * np.abs(reference).max()
+    assert sigma_t.dtype == R_T.real.dtype and U_T.dtype == R_T.dtype
+    np.testing.assert_allclose(lowest, reference[0], atol=eps)
+    np.testing.assert_allclose(sigma_t, np.maximum(reference[::-1], 0.0), atol=eps)
+    R, U = R_T.astype(np.complex128), U_T.astype(np.complex128)
+    eigenvalues = reference[::-1]
+    np.testing.assert_allclose(R @ U, U * eigenvalues, atol=10 * eps)
+    np.testing.assert_allclose(U.conj().T @ U, np.eye(len(U)), atol=100 * np.finfo(dtype).eps)
+    torch_sigma, _, torch_lowest = eigen_inputs(torch.from_numpy(R_T))
+    np.testing.assert_allclose(sigma_t, torch_sigma.numpy(), atol=eps)
+    assert abs(lowest - torch_lowest.item()) <= eps
