@@ -100,7 +100,13 @@ def test_physical_units_give_the_same_rates_as_noise_normalised_units():
             P_s_phys * fractions, sigma_t_phys, rates.sigma_h(H_phys, p_phys, noise_w), 7
         ),
         users.log1p_sinr(level.expand(5)).mean(-1) / rates.LN2,
-        rates.max_sensing_rate(sigma_t_phys, P_s_phys, 6, 7, noise_w),
+        rates.max_sensing_rate(
+            sigma_t_phys,
+            rates.sensing_optimum_powers(sigma_t_phys, P_s_phys, noise_w),
+            6,
+            7,
+            noise_w,
+        ),
     )
     terms = ProblemTerms.from_scenario(scenario, system)
     sigma_s = system.sensing_power * fractions.expand(5, -1)

@@ -32,6 +32,9 @@ class ProblemTerms(PerInstance):
         users: the users' MMSE SINRs as functions of the echo-and-noise level
             (:mod:`isac.physics.user_sinr`).
         max_rate_s: real [n], M_s of eq. (39).
+        sensing_optimum: real [n, n_tx], the powers of M_s: the budget water-filled over
+            sigma_t / noise as if no users were present (38), which the water-filling
+            scheme and PriceNet's prior price use too.
         max_rate_c: real [n], M_c of eq. (40).
         comm_noise: real [n], the noise level of the communication rate (26): the noise,
             or for the robust receiver the noise plus the estimation error's power
@@ -44,6 +47,7 @@ class ProblemTerms(PerInstance):
     max_rate_s: torch.Tensor
     max_rate_c: torch.Tensor
     comm_noise: torch.Tensor
+    sensing_optimum: torch.Tensor
 
     @classmethod
     def from_channels(
@@ -108,19 +112,17 @@ class ProblemTerms(PerInstance):
         """The terms of eigenvalues sigma_t [n, n_tx] and sigma_h [n, n_rx], the users'
         SINR form and the noise level of their rate, comm_noise [n]: M_s (39) and M_c (40)
         follow."""
+        powers = rates.sensing_optimum_powers(sigma_t, system.sensing_power, system.noise_power)
         return cls(
             sigma_t=sigma_t,
             sigma_h=sigma_h,
             users=users,
             max_rate_s=rates.max_sensing_rate(
-                sigma_t,
-                system.sensing_power,
-                system.n_rx,
-                system.waveform_len,
-                system.noise_power,
+                sigma_t, powers, system.n_rx, system.waveform_len, system.noise_power
             ),
             max_rate_c=users.log1p_sinr(comm_noise).mean(dim=-1) / rates.LN2,  # (40)
             comm_noise=comm_noise,
+            sensing_optimum=powers,
         )
 
     @classmethod

@@ -184,16 +184,24 @@ def rate_c_fixed_beams(
     return torch.log1p(sinr).mean(dim=-1) / LN2
 
 
-def max_sensing_rate(
-    sigma_t: torch.Tensor, sensing_power: float, n_rx: int, waveform_len: int, noise_power: float
+def sensing_optimum_powers(
+    sigma_t: torch.Tensor, sensing_power: float, noise_power: float
 ) -> torch.Tensor:
-    """M_s, eq. (39), with exact water-filling: the sensing rate with no users present.
+    """The powers of M_s, eq. (38): the budget water-filled, exactly, over the sensing
+    channel's gains sigma_t / noise as if no users were present, real [..., n_tx]."""
+    return water_filling(sigma_t / noise_power, sensing_power)
+
+
+def max_sensing_rate(
+    sigma_t: torch.Tensor, powers: torch.Tensor, n_rx: int, waveform_len: int, noise_power: float
+) -> torch.Tensor:
+    """M_s, eq. (39): the sensing rate with no users present at its optimal ``powers``
+    [..., n_tx] (:func:`sensing_optimum_powers`).
 
     Returns:
         real [...].
     """
     gains = sigma_t / noise_power
-    powers = water_filling(gains, sensing_power)
     return n_rx * torch.log1p(gains * powers).sum(dim=-1) / (waveform_len * LN2)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 
-from isac.physics.waterfilling import water_filling
 from isac.schemes.registry import Powers, SchemeInputs
 
 
@@ -25,6 +24,5 @@ def zero_power_design(inputs: SchemeInputs) -> Powers:
 
 def waterfilling_design(inputs: SchemeInputs) -> Powers:
     """The full budget water-filled over the sensing channel as if no users were present:
-    the maximiser of M_s, eq. (38) solved exactly."""
-    system = inputs.system
-    return Powers(water_filling(inputs.terms.sigma_t / system.noise_power, system.sensing_power))
+    the maximiser of M_s, eq. (38) solved exactly, which the problem terms hold."""
+    return Powers(inputs.terms.sensing_optimum)

@@ -6,7 +6,6 @@ import torch
 
 from isac.physics.problem import ProblemTerms
 from isac.physics.system import SystemConfig
-from isac.physics.waterfilling import water_filling
 from isac.schemes.registry import Powers, SchemeInputs
 from isac.schemes.solvers import (
     distinct_levels,
@@ -102,8 +101,7 @@ def prior_price(
     Returns:
         (nu_0, -C''(t_wf), t_wf), real [n] each: the price, its slope in t, and the echo.
     """
-    waterfilled = water_filling(terms.sigma_t / system.noise_power, system.sensing_power)
-    echo = (terms.sigma_t * waterfilled).sum(dim=-1)
+    echo = (terms.sigma_t * terms.sensing_optimum).sum(dim=-1)
     nu_0, nu_0_slope = terms.echo_price(echo, system)
     return nu_0, nu_0_slope, echo
 
