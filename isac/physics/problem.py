@@ -32,13 +32,13 @@ class ProblemTerms(PerInstance):
         users: the users' MMSE SINRs as functions of the echo-and-noise level
             (:mod:`isac.physics.user_sinr`).
         max_rate_s: real [n], M_s of eq. (39).
-        sensing_optimum: real [n, n_tx], the powers of M_s: the budget water-filled over
-            sigma_t / noise as if no users were present (38), which the water-filling
-            scheme and PriceNet's prior price use too.
         max_rate_c: real [n], M_c of eq. (40).
         comm_noise: real [n], the noise level of the communication rate (26): the noise,
             or for the robust receiver the noise plus the estimation error's power
             (:mod:`isac.physics.receivers`).
+        sensing_optimum: real [n, n_tx], the powers of M_s: the budget water-filled over
+            sigma_t / noise as if no users were present (38), which the water-filling
+            scheme and PriceNet's prior price use too.
     """
 
     sigma_t: torch.Tensor
