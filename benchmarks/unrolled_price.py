@@ -11,11 +11,14 @@ Then, at every point of Fig. 7 (alpha = 0, 0.1, ..., 1 at Table II) the shipped 
 network, and at Table II the shipped PriceNet, each on 2,000 test samples: the mean and
 the worst sample of WSNR / optimum (:func:`~isac.schemes.optimum.optimal_powers`) with
 the exact layer (the batch path) and with the graph (:class:`PriceGraph`, in torch: the
-graph onnxruntime runs, to 1e-5). Run:
+graph onnxruntime runs, to 1e-5); with ``--compiled``, also with the graph compiled by
+AOTInductor, one sample per call through the design API (float64 inputs), as a base
+station runs it (a C++ compiler and a minute per point, once). Run:
 
-    python benchmarks/unrolled_price.py [--samples 2000] [--out outputs/unrolled_price.csv]
+    python benchmarks/unrolled_price.py [--samples 2000] [--compiled] [--out <csv>]
 
-It prints two markdown tables and writes the second as CSV.
+It prints two markdown tables and writes the second as CSV (by default
+outputs/unrolled_price.csv).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pathlib import Path
 import torch
 
 from isac.config import compose_config
+from isac.designer import Designer
+from isac.designer.api import PATH_NAMES
 from isac.designer.pipelines import eigen_inputs
 from isac.designer.price_graph import PriceGraph, graph_inputs
 from isac.files import write_csv
@@ -80,8 +85,19 @@ def layer_shortfall(overrides: list[str], samples: int) -> dict[str, float]:
     return row
 
 
-def score(module, system, samples: int) -> dict[str, float]:
-    """% of the optimum, mean and worst, of the exact layer and of the graph at ``system``."""
+def compiled_design(module, system, scenario) -> torch.Tensor:
+    """sigma_s [n, n_tx] of the compiled one-sample design, one sample per call."""
+    designer = Designer.from_module(module, system=system, compiled=True)
+    if designer.single_sample_path != PATH_NAMES["aotinductor"]:
+        raise RuntimeError(f"not compiled: {designer.single_sample_path}")
+    R_T, H, p = (x.numpy() for x in (scenario.R_T, scenario.H_hat, scenario.p))
+    designs = [designer(*one).sigma_s for one in zip(R_T, H, p, strict=True)]
+    return torch.stack([torch.as_tensor(x) for x in designs]).double()
+
+
+def score(module, system, samples: int, compiled: bool) -> dict[str, float]:
+    """% of the optimum, mean and worst, of the exact layer and of the graph at ``system``
+    (and of the compiled graph, if ``compiled``)."""
     receiver = module.receiver
     scenario = sample_scenario(system, samples, seed=0, split="test")
     sigma_t, _, _ = eigen_inputs(scenario.R_T)
@@ -91,9 +107,12 @@ def score(module, system, samples: int) -> dict[str, float]:
     with torch.no_grad():
         exact = module.network(problem).double()
         unrolled = graph(*graph_inputs(sigma_t, scenario.H_hat, scenario.p)).double()
+    designs = {"exact": exact, "graph": unrolled}
+    if compiled:
+        designs["compiled"] = compiled_design(module, system, scenario)
     best = terms.wsnr(optimal_powers(terms, system), system)
     row = {}
-    for label, sigma_s in (("exact", exact), ("graph", unrolled)):
+    for label, sigma_s in designs.items():
         share = 100.0 * terms.wsnr(sigma_s, system) / best
         row[f"{label}_mean_pct"] = float(share.mean())
         row[f"{label}_worst_pct"] = float(share.min())
@@ -103,6 +122,7 @@ def score(module, system, samples: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--compiled", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("outputs/unrolled_price.csv"))
     args = parser.parse_args()
     print(f"| system | {' | '.join(f'{k} steps: max shortfall, > 1e-9' for k in LAYER_STEPS)} |")
@@ -117,22 +137,21 @@ def main() -> None:
     for alpha in FIG7_ALPHAS:
         system = replace(universal.system, alpha=alpha)
         rows.append(
-            {"design": "universal", "alpha": alpha} | score(universal, system, args.samples)
+            {"design": "universal", "alpha": alpha}
+            | score(universal, system, args.samples, args.compiled)
         )
     pricenet = load_checkpoint(pretrained_run("pricenet") / "checkpoints" / "best.ckpt").eval()
     rows.append(
         {"design": "pricenet", "alpha": pricenet.system.alpha}
-        | score(pricenet, pricenet.system, args.samples)
+        | score(pricenet, pricenet.system, args.samples, args.compiled)
     )
     write_csv(args.out, rows)
-    print("| design | alpha | exact: mean % | exact: worst % | graph: mean % | graph: worst % |")
-    print("|---|---|---|---|---|---|")
+    labels = ["exact", "graph"] + (["compiled"] if args.compiled else [])
+    print(f"| design | alpha | {' | '.join(f'{k}: mean % | {k}: worst %' for k in labels)} |")
+    print("|---|---|" + "---|---|" * len(labels))
     for row in rows:
-        print(
-            f"| {row['design']} | {row['alpha']} | {row['exact_mean_pct']:.5f} | "
-            f"{row['exact_worst_pct']:.4f} | {row['graph_mean_pct']:.5f} | "
-            f"{row['graph_worst_pct']:.4f} |"
-        )
+        cells = [f"{row[f'{k}_mean_pct']:.5f} | {row[f'{k}_worst_pct']:.4f}" for k in labels]
+        print(f"| {row['design']} | {row['alpha']} | {' | '.join(cells)} |")
 
 
 if __name__ == "__main__":

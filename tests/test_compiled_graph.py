@@ -5,6 +5,7 @@ refuses a runtime departing from the graph, the fall-back when compiling fails, 
 from __future__ import annotations
 
 import logging
+import zipfile
 
 import numpy as np
 import pytest
@@ -94,12 +95,32 @@ def test_a_failed_compile_falls_back_to_onnxruntime_and_says_so(monkeypatch, tmp
     assert not any((tmp_path / "compiled").glob("*.pt2"))  # nothing half-written is kept
 
 
+def test_a_program_with_its_buffers_on_the_heap_is_said_to_be(monkeypatch, tmp_path, caplog):
+    """The wrapper AOTInductor writes for a graph it cannot keep on the stack makes a
+    tensor per buffer: the build says so. (This one is not even a program: loading it
+    fails, and the design API falls back to onnxruntime.)"""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv(compiled_graph.CACHE_ENV, str(tmp_path))
+
+    def heap_wrapper(program, package_path):
+        with zipfile.ZipFile(package_path, "w") as archive:
+            archive.writestr("model/graph.wrapper.cpp", "AtenTensorHandle buf0_handle;")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", heap_wrapper)
+    with caplog.at_level(logging.WARNING):
+        designer = Designer.from_pretrained("pricenet", compiled=True)
+    assert "kept the price graph's buffers on the heap" in caplog.text
+    assert "library calls left: none" in caplog.text  # every one was rewritten
+    assert designer.single_sample_path.startswith("onnxruntime")
+
+
 @pytest.mark.slow
 def test_the_compiled_graph_designs_as_the_graph_in_torch_and_is_cached(monkeypatch, tmp_path):
     monkeypatch.setenv(compiled_graph.CACHE_ENV, str(tmp_path))
     designer = Designer.from_pretrained("pricenet", compiled=True)
     assert designer.single_sample_path == "compiled (AOTInductor)"
     (program,) = (tmp_path / "compiled").glob("*.pt2")
+    assert compiled_graph._stack_allocated(program)  # no library call is left in it
 
     system, receiver = designer.system, designer.receiver
     scenario = sample_scenario(system, 200, seed=7, split="test")

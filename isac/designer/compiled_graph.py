@@ -4,18 +4,20 @@ onnxruntime runs the graph of :mod:`isac.designer.price_graph` node by node, abo
 0.45 us each over its ~1,400 nodes, several times the arithmetic. AOTInductor
 (``torch._inductor.aoti_compile_and_package``, PyTorch's ahead-of-time compiler) turns
 the same exported graph into a few fused C++ loops in a shared library: the same
-functions, the same fixed steps, one call. It needs a C++ compiler and takes half a
-minute to a minute on 2 cores, so a program is built once per graph and kept in a cache
-directory:
+functions, the same fixed steps, one call. Its few library calls are rewritten first as
+loops AOTInductor fuses (:mod:`isac.designer.library_free`), so that its intermediate
+buffers live on the stack rather than as a tensor each. It needs a C++ compiler and takes
+half a minute to a minute on 2 cores, so a program is built once per graph and kept in a
+cache directory:
 
 - ``$ISAC_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/isac`` (``~/.cache/isac``), under
   ``compiled/``; the machine's own compiler writes every file there;
 - a program's name is the SHA-256 of everything it is compiled from: the exported graph's
-  code and tensors (the network's weights, the operating point's constants), the input
-  shapes and strides, the PyTorch version, AOTInductor's settings and the CPU's
-  instruction set. A changed network, point, project or PyTorch gets a new program, never
-  a stale one. Runs, checkpoints and exports never carry one: a file a user receives
-  does not choose which code runs.
+  code after that rewriting and its tensors (the network's weights, the operating point's
+  constants), the input shapes and strides, the PyTorch version, AOTInductor's settings
+  and the CPU's instruction set. A changed network, point, project or PyTorch gets a new
+  program, never a stale one. Runs, checkpoints and exports never carry one: a file a
+  user receives does not choose which code runs.
 
 Any failure to build (no compiler, an operation AOTInductor cannot compile) is a
 :class:`~isac.designer.numpy_program.NotCompilable` naming it, and the design API falls
@@ -30,6 +32,7 @@ import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +40,7 @@ import numpy as np
 import torch
 import torch._inductor
 
+from isac.designer.library_free import DECOMPOSITIONS, library_calls
 from isac.designer.numpy_program import NotCompilable
 from isac.files import write_atomically
 
@@ -44,10 +48,18 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "ISAC_CACHE_DIR"
 
-COMPILER_SETTINGS = {"memory_planning": True}
-"""AOTInductor's settings for a price graph, beside its defaults: its ~90 small
-intermediate buffers planned into one allocation, not one each (4-5 % of the
-one-sample design, docs/evaluation.md, "The design API")."""
+COMPILER_SETTINGS = {
+    "aot_inductor.allow_stack_allocation": True,
+    "memory_planning": False,
+    "cpp.threads": 1,
+}
+"""AOTInductor's settings for a price graph, beside its defaults (docs/results.md, "Table
+I", for the times):
+
+- its ~90 small intermediate buffers on the stack, not a tensor each; memory planning,
+  one allocation for them all, would turn that off;
+- one thread: the graph is then one fused kernel, whose ~100 steps would each end in a
+  barrier of the threads; a sample's arithmetic is too small to split."""
 
 GraphRunner = Callable[[tuple[np.ndarray, ...]], np.ndarray]
 """A runtime of a price graph: its inputs, arrays [n, ...], to sigma_s [n, n_tx]."""
@@ -87,6 +99,14 @@ def program_key(program: torch.export.ExportedProgram, example: tuple[torch.Tens
     return digest.hexdigest()
 
 
+def _stack_allocated(package: Path) -> bool:
+    """Whether the compiled wrapper in ``package`` keeps its buffers on the stack, where
+    AOTInductor writes them as ``ArrayRefTensor``s."""
+    with zipfile.ZipFile(package) as archive:
+        wrappers = [name for name in archive.namelist() if name.endswith(".wrapper.cpp")]
+        return any(b"ArrayRefTensor" in archive.read(name) for name in wrappers)
+
+
 def _build(program: torch.export.ExportedProgram, path: Path) -> None:
     """Compile ``program`` into the package ``path``, written whole or not at all (a
     concurrent build of the same program writes the same file)."""
@@ -94,6 +114,14 @@ def _build(program: torch.export.ExportedProgram, path: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(scratch) / path.name
         torch._inductor.aoti_compile_and_package(program, package_path=str(package))
+        if not _stack_allocated(package):
+            # it still runs and designs alike, making and freeing a tensor per buffer
+            log.warning(
+                "AOTInductor kept the price graph's buffers on the heap, one tensor each "
+                "(library calls left: %s; or more buffer than its stack limit of 102,400 "
+                "elements); its one-sample design is slower",
+                ", ".join(library_calls(program)) or "none",
+            )
         with package.open("rb") as compiled:
             write_atomically(path, lambda file: shutil.copyfileobj(compiled, file))
 
@@ -110,6 +138,7 @@ def compiled_runner(graph: torch.nn.Module, example: tuple[torch.Tensor, ...]) -
     try:
         with torch.no_grad(), torch._inductor.config.patch(COMPILER_SETTINGS):
             program = torch.export.export(graph.eval(), example)
+            program = program.run_decompositions(DECOMPOSITIONS)
             path = cache_directory() / f"{program_key(program, example)}.pt2"
             if not path.exists():
                 _build(program, path)
