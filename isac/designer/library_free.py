@@ -5,8 +5,9 @@ C++ loops, but calls PyTorch's library for a sort and a cumulative sum (M_s's
 water-filling, :func:`~isac.physics.waterfilling.water_filling`), the scatter that puts
 the powers back in order, and the MLP's matrix products. A graph with any such call gets
 every intermediate buffer as a PyTorch tensor made and freed on each call: about 90 of
-them for one sample, most of the graph's time (docs/results.md, "Table I"). Without one,
-AOTInductor keeps the buffers on the stack (``aot_inductor.allow_stack_allocation``).
+them for one sample, nearly half of the graph's time (docs/results.md, "Table I").
+Without one, AOTInductor keeps the buffers on the stack
+(``aot_inductor.allow_stack_allocation``).
 
 :data:`DECOMPOSITIONS` rewrites those operations, in the exported graph only, as
 comparisons, selections and sums over their last dimension, which AOTInductor fuses into
