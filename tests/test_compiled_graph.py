@@ -45,6 +45,14 @@ def test_a_program_is_named_by_what_it_is_compiled_from():
     assert program_key(exported(other, example), example) != key
 
 
+def test_a_changed_rewriting_names_another_program(monkeypatch):
+    layer = nn.Linear(3, 2)
+    example = (torch.ones(1, 3),)
+    key = program_key(exported(layer, example), example)
+    monkeypatch.setattr(compiled_graph, "REWRITING", compiled_graph.REWRITING + "# changed")
+    assert program_key(exported(layer, example), example) != key
+
+
 def test_programs_are_kept_in_the_users_cache_directory(monkeypatch, tmp_path):
     monkeypatch.delenv(compiled_graph.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

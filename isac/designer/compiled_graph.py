@@ -13,9 +13,10 @@ cache directory:
 - ``$ISAC_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/isac`` (``~/.cache/isac``), under
   ``compiled/``; the machine's own compiler writes every file there;
 - a program's name is the SHA-256 of everything it is compiled from: the exported graph's
-  code after that rewriting and its tensors (the network's weights, the operating point's
-  constants), the input shapes and strides, the PyTorch version, AOTInductor's settings
-  and the CPU's instruction set. A changed network, point, project or PyTorch gets a new
+  code and tensors (the network's weights, the operating point's constants), the code
+  that rewrites it, the input shapes and strides, the PyTorch version, AOTInductor's
+  settings and the CPU's instruction set. The rewriting itself (several seconds) runs
+  only when a program is built. A changed network, point, project or PyTorch gets a new
   program, never a stale one. Runs, checkpoints and exports never carry one: a file a
   user receives does not choose which code runs.
 
@@ -27,6 +28,7 @@ back to onnxruntime, saying so (docs/evaluation.md, "The design API").
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import platform
@@ -40,6 +42,7 @@ import numpy as np
 import torch
 import torch._inductor
 
+from isac.designer import library_free
 from isac.designer.library_free import DECOMPOSITIONS, library_calls
 from isac.designer.numpy_program import NotCompilable
 from isac.files import write_atomically
@@ -60,6 +63,10 @@ I", for the times):
   one allocation for them all, would turn that off;
 - one thread: the graph is then one fused kernel, whose ~100 steps would each end in a
   barrier of the threads; a sample's arithmetic is too small to split."""
+
+REWRITING = inspect.getsource(library_free)
+"""The code that rewrites a graph's library calls before it is compiled: part of a
+program's name."""
 
 GraphRunner = Callable[[tuple[np.ndarray, ...]], np.ndarray]
 """A runtime of a price graph: its inputs, arrays [n, ...], to sigma_s [n, n_tx]."""
@@ -91,6 +98,7 @@ def program_key(program: torch.export.ExportedProgram, example: tuple[torch.Tens
         _compiler_settings(),
         [(tuple(x.shape), x.stride(), str(x.dtype)) for x in example],
         program.graph_module.code,
+        REWRITING,
     )
     digest.update(repr(header).encode())
     for name, tensor in [*program.state_dict.items(), *program.constants.items()]:
@@ -138,10 +146,9 @@ def compiled_runner(graph: torch.nn.Module, example: tuple[torch.Tensor, ...]) -
     try:
         with torch.no_grad(), torch._inductor.config.patch(COMPILER_SETTINGS):
             program = torch.export.export(graph.eval(), example)
-            program = program.run_decompositions(DECOMPOSITIONS)
             path = cache_directory() / f"{program_key(program, example)}.pt2"
             if not path.exists():
-                _build(program, path)
+                _build(program.run_decompositions(DECOMPOSITIONS), path)
         model = torch._inductor.aoti_load_package(str(path))
     except Exception as error:  # the compiler toolchain is optional: any failure falls back
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
