@@ -3,12 +3,12 @@
 onnxruntime runs the graph of :mod:`isac.designer.price_graph` node by node, about
 0.45 us each over its ~1,400 nodes, several times the arithmetic. AOTInductor
 (``torch._inductor.aoti_compile_and_package``, PyTorch's ahead-of-time compiler) turns
-the same exported graph into a few fused C++ loops in a shared library: the same
-functions, the same fixed steps, one call. Its few library calls are rewritten first as
-loops AOTInductor fuses (:mod:`isac.designer.library_free`), so that its intermediate
-buffers live on the stack rather than as a tensor each. It needs a C++ compiler and takes
-half a minute to a minute on 2 cores, so a program is built once per graph and kept in a
-cache directory:
+the same exported graph into fused C++ loops in a shared library: the same functions,
+the same fixed steps, one call. Its few library calls are rewritten first as loops
+AOTInductor fuses (:mod:`isac.designer.library_free`), so that the whole graph is one
+kernel whose intermediate buffers live on the stack rather than as a tensor each. It
+needs a C++ compiler and takes half a minute to a minute on 2 cores, so a program is
+built once per graph and kept in a cache directory:
 
 - ``$ISAC_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/isac`` (``~/.cache/isac``), under
   ``compiled/``; the machine's own compiler writes every file there;
