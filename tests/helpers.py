@@ -15,6 +15,10 @@ import torch
 from omegaconf import DictConfig
 
 from isac.config import compose_config
+from isac.files import checkpoint_path
+from isac.learning.checkpoints import load_checkpoint
+from isac.learning.lit_module import ISACModule
+from isac.learning.pretrained import pretrained_run
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
 from isac.physics.system import SystemConfig
@@ -54,6 +58,11 @@ CASES = [  # (system settings, seed): small systems of every shape, for the solv
         3,
     ),
 ]
+
+
+def pretrained_module(name: str) -> ISACModule:
+    """The shipped network ``name`` (its best checkpoint), in eval mode."""
+    return load_checkpoint(checkpoint_path(pretrained_run(name), "best")).eval()
 
 
 def config(*overrides: str) -> DictConfig:

@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from helpers import pretrained_module
 from torch import nn
 
 from isac.checks import SettingsError
@@ -18,9 +19,6 @@ from isac.designer.compiled_graph import program_key
 from isac.designer.numpy_program import NotCompilable
 from isac.designer.pipelines import eigen_inputs
 from isac.designer.price_graph import PriceGraph, PriceGraphPipeline, graph_inputs
-from isac.files import checkpoint_path
-from isac.learning.checkpoints import load_checkpoint
-from isac.learning.pretrained import pretrained_run
 from isac.physics.problem import ProblemTerms
 from isac.physics.scenario import sample_scenario
 
@@ -62,7 +60,7 @@ def test_programs_are_kept_in_the_users_cache_directory(monkeypatch, tmp_path):
 
 
 def pricenet():
-    return load_checkpoint(checkpoint_path(pretrained_run("pricenet"), "best")).network.eval()
+    return pretrained_module("pricenet").network
 
 
 def test_a_runtime_whose_design_departs_from_the_graph_is_refused(monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import pretrained_module
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -14,9 +15,6 @@ from hypothesis.extra.numpy import arrays
 from isac.designer import library_free
 from isac.designer.library_free import DECOMPOSITIONS, library_calls
 from isac.designer.price_graph import PriceGraph, graph_example
-from isac.files import checkpoint_path
-from isac.learning.checkpoints import load_checkpoint
-from isac.learning.pretrained import pretrained_run
 
 # few distinct values, so that ties are common; NaN and infinities as torch orders them
 ELEMENTS = st.sampled_from([0.0, -0.0, 1.0, -2.5, 3.0, 1e-300, np.inf, -np.inf, np.nan])
@@ -85,7 +83,7 @@ def test_linear_is_a_float64_matrix_product(rows, d_in, d_out, with_bias):
 
 @pytest.mark.parametrize("name", ["pricenet", "universal"])
 def test_the_shipped_price_graphs_lose_every_library_call_and_design_alike(name):
-    module = load_checkpoint(checkpoint_path(pretrained_run(name), "best")).eval()
+    module = pretrained_module(name)
     graph = PriceGraph(module.network, module.system, module.receiver).eval()
     example = graph_example(module.system, 8)
     with torch.no_grad():

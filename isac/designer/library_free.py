@@ -39,19 +39,22 @@ def _positions(x: torch.Tensor) -> torch.Tensor:
     return torch.arange(x.shape[-1], device=x.device)
 
 
+def _ascends(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Whether a sorts strictly before b in ascending order, NaN largest (torch's order)."""
+    return (a < b) | (b.isnan() & ~a.isnan())
+
+
 def sort(
     x: torch.Tensor, dim: int = -1, descending: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """torch.sort(x, dim, descending, stable=True) by ranks (module docstring)."""
     x = x.movedim(dim, -1)
     xi, xj = x[..., :, None], x[..., None, :]  # [..., i, j]
-    nan_i, nan_j = xi.isnan(), xj.isnan()
-    larger = (xj > xi) | (nan_j & ~nan_i)  # x_j after x_i ascending, NaN largest
-    smaller = (xj < xi) | (nan_i & ~nan_j)
-    tied = (xj == xi) | (nan_i & nan_j)
+    tied = (xj == xi) | (xi.isnan() & xj.isnan())
     positions = _positions(x)
     earlier = positions[None, :] < positions[:, None]  # [i, j]: j < i
-    ahead = (larger if descending else smaller) | (tied & earlier)
+    # x_j goes ahead of x_i if it sorts before it, or ties with it and comes first
+    ahead = (_ascends(xi, xj) if descending else _ascends(xj, xi)) | (tied & earlier)
     rank = ahead.sum(-1)  # [..., i]: x_i's place in the sorted order
     lands = rank[..., :, None] == positions  # [..., i, k]: x_i lands at k
     indices = torch.where(lands, positions[:, None], 0).sum(-2)
