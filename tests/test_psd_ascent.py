@@ -34,7 +34,7 @@ def test_the_ascent_reaches_water_filling_and_sets_settled_samples_aside():
         sizes.append(Z.shape[0])
         return log_det(Z, root_rows)
 
-    Z, value = projected_ascent(objective, start, BUDGET, 300, (root,))
+    Z, value, moving = projected_ascent(objective, start, BUDGET, 300, (root,))
 
     expected = [water_filling_by_active_sets(e.numpy(), BUDGET) for e in eigenvalues]
     np.testing.assert_allclose(value.numpy(), expected, rtol=1e-9)
@@ -43,9 +43,15 @@ def test_the_ascent_reaches_water_filling_and_sets_settled_samples_aside():
     assert (trace <= BUDGET * (1 + 1e-12)).all()
     assert (torch.linalg.eigvalsh(Z) >= -1e-12).all()
     assert min(sizes) < n  # settled samples left the batch
+    assert len(moving) == 0
+    # stopped early, it names the samples still moving: never one that settled at once
+    _, early_value, early_moving = projected_ascent(objective, start, BUDGET, 2, (root,))
+    assert len(early_moving) and not (early_moving % 3 == 0).any()
+    short = np.asarray(expected)[early_moving.numpy()] - early_value[early_moving].numpy()
+    assert (short > 1e-12).all()
     # each sample's result is the one it gets alone
     for i in (0, 1, 5):
-        alone, alone_value = projected_ascent(
+        alone, alone_value, _ = projected_ascent(
             lambda Z, rows: log_det(Z, rows), start[i : i + 1], BUDGET, 300, (root[i : i + 1],)
         )
         np.testing.assert_allclose(alone_value.numpy(), value[i : i + 1].numpy(), rtol=1e-12)

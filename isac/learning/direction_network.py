@@ -154,7 +154,7 @@ class DirectionNet(Network):
             with torch.no_grad():
                 value = candidates.wsnr_of(gram_of(Z, stacked), system)
         else:
-            Z, value = projected_ascent(
+            Z, value, _ = projected_ascent(
                 span_wsnr(system),
                 Z.detach(),
                 system.sensing_power,
@@ -164,7 +164,7 @@ class DirectionNet(Network):
         best = value.reshape(H, n).argmax(0)
         Z = Z.reshape(H, n, r, r)[best, torch.arange(n, device=Z.device)]
         if not self.training and self.leader_steps:
-            Z, _ = projected_ascent(
+            Z, _, _ = projected_ascent(
                 span_wsnr(system),
                 Z.detach(),
                 system.sensing_power,

@@ -25,13 +25,14 @@ import torch
 from isac import checks
 from isac.physics import rates
 from isac.physics.instances import PerInstance
+from isac.physics.log_det_barrier import log_det_optimum
 from isac.physics.psd_ascent import projected_ascent
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 from isac.physics.targets import TargetConfig, steering
 
-SENSING_OPTIMUM_STEPS = 300  # a cap on the projected-gradient steps for M_s (converged samples
-# leave): concave, so from anywhere; 60 left up to 5e-4 with three targets (docs/model.md)
+SENSING_SEARCH_STEPS = 40  # projected-gradient steps for M_s; the samples still moving then
+# (flat problems, most with three targets) go on to the barrier method (docs/model.md)
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,7 @@ class DirectionalTerms(PerInstance):
         base_q = p * (H * inverse_h).sum(-2).real
         couplings = p.sqrt().to(H.dtype)[..., None] * (B.mT @ inverse_h).mT  # [n, K, M]
         echo_gram = B.mT @ torch.linalg.solve(omega, B.conj())
-        no_users = (B.mH @ B) / system.noise_power
-        free = scale[..., :, None] * no_users * scale[..., None, :]
+        free = sensing_weights_without_users(targets, system.noise_power)
         sensing_design, max_rate_s = sensing_optimum(free, targets, system)
         terms = cls(
             targets=targets,
@@ -289,14 +289,23 @@ def log_det_rate(weights: torch.Tensor, gram: torch.Tensor, waveform_len: int) -
     return torch.linalg.slogdet(matrix).logabsdet / (waveform_len * rates.LN2)
 
 
+def sensing_weights_without_users(targets: DirectionalTargets, noise_power: float) -> torch.Tensor:
+    """complex [n, M, M]: Psi of a receiver that hears only the echo, D^1/2 B^H B D^1/2 /
+    noise (Q = noise I), the weights of M_s."""
+    scale = targets.variances.sqrt().to(targets.B.dtype)
+    return scale[..., :, None] * (targets.B.mH @ targets.B) * scale[..., None, :] / noise_power
+
+
 def sensing_optimum(
     free_weights: torch.Tensor, targets: DirectionalTargets, system: SystemConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(Z [n, r, r], M_s real [n]): the sensing optimum with directions and its rate, Rs
     at its optimum without users (the weights D^1/2 B^H B D^1/2 / noise of a receiver
-    that hears only the echo), by projected gradient ascent over R_x = U Z U^H, U =
-    ``targets.basis()`` (concave: the optimum from any start), from the full budget
-    spread over the span of A."""
+    that hears only the echo), over R_x = U Z U^H, U = ``targets.basis()``. The problem is
+    concave: :data:`SENSING_SEARCH_STEPS` projected gradient steps from the full budget
+    spread over the span of A settle most samples; those still moving go on to the
+    barrier method (:func:`~isac.physics.log_det_barrier.log_det_optimum`), certified
+    to a duality gap, which keeps its design where it scores higher."""
     U = targets.basis()
     reduced = U.mH @ targets.A  # [n, r, M]
     r = U.shape[-1]
@@ -306,9 +315,16 @@ def sensing_optimum(
     def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
 
-    return projected_ascent(
-        rate, start, system.sensing_power, SENSING_OPTIMUM_STEPS, (free_weights, reduced)
+    Z, value, moving = projected_ascent(
+        rate, start, system.sensing_power, SENSING_SEARCH_STEPS, (free_weights, reduced)
     )
+    if len(moving):
+        weights, A = free_weights[moving], reduced[moving]
+        finished = log_det_optimum(weights, A, system.sensing_power)
+        finished_value = rate(finished, weights, A)
+        better = finished_value > value[moving]
+        Z[moving[better]], value[moving[better]] = finished[better], finished_value[better]
+    return Z, value
 
 
 def directional_beams(

@@ -12,6 +12,7 @@ search along it keeps every accepted step an improvement (Armijo).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -50,13 +51,23 @@ def _inner(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     return (X.conj() * Y).real.sum((-2, -1))
 
 
+class Ascent(NamedTuple):
+    """What :func:`projected_ascent` returns: Z [n, r, r] and value [n] of the last point
+    (every accepted step improves, so it is the best point seen), and ``moving`` (long
+    [k]), the samples that had not settled when the steps ran out."""
+
+    Z: torch.Tensor
+    value: torch.Tensor
+    moving: torch.Tensor
+
+
 def projected_ascent(
     objective: Callable[..., torch.Tensor],
     start: torch.Tensor,
     budget: float,
     steps: int,
     per_sample: tuple = (),
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> Ascent:
     """Maximise ``objective`` from ``start`` [n, r, r] over {Z >= 0, tr Z <= budget}, per
     sample, for ``steps`` iterations.
 
@@ -67,11 +78,7 @@ def projected_ascent(
     its gradient and step length stay as they are -- and is set aside: the iterations
     go on with the others only, at the cost of the samples still moving. The iterates are
     those of the whole batch up to the round-off of batched arithmetic at another batch
-    size (docs/model.md, item 15, "Solvers").
-
-    Returns:
-        (Z [n, r, r], value [n]) of the last point: every accepted step improves, so it is
-        the best point seen (the start is projected first).
+    size (docs/model.md, item 15, "Solvers"). The start is projected first.
     """
     n = start.shape[0]
     dtype = start.real.dtype
@@ -99,7 +106,7 @@ def projected_ascent(
             final_Z[live[settled]], final_value[live[settled]] = Z[settled], value[settled]
             keep = ~settled
             if not keep.any():
-                return final_Z, final_value
+                return Ascent(final_Z, final_value, live[:0])
             live, Z, value, gradient = live[keep], Z[keep], value[keep], gradient[keep]
             direction, slope, length, norm = direction[keep], slope[keep], length[keep], norm[keep]
             rows = tuple(item[live] for item in per_sample)
@@ -127,7 +134,7 @@ def projected_ascent(
         length = length.clamp(SHORTEST * scale / norm, LONGEST * scale / norm)
         Z, value, gradient = new_Z, torch.where(accepted, new_value, value), new_gradient
     final_Z[live], final_value[live] = Z, value
-    return final_Z, final_value
+    return Ascent(final_Z, final_value, live)
 
 
 def frank_wolfe_bound(

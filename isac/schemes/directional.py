@@ -105,7 +105,7 @@ def penalised_optimum(
 ) -> torch.Tensor:
     """Z [n, r, r] maximising :func:`penalised_objective` over the budget, from ``start``
     [n, r, r], for the prices nu [n, M]."""
-    Z, _ = projected_ascent(
+    Z, _, _ = projected_ascent(
         penalised_objective(inputs.system),
         start,
         inputs.system.sensing_power,
@@ -216,7 +216,7 @@ def multistart_optimum(inputs: DirectionalInputs, restarts: int = RESTARTS) -> t
     stacked = torch.cat(starts[:restarts])  # restart-major: [restarts n, r, r]
     copies = terms[torch.arange(n).repeat(restarts)]
     repeated = DesignSpace(space.U.repeat(restarts, 1, 1), space.A.repeat(restarts, 1, 1))
-    Z, value = projected_ascent(
+    Z, value, _ = projected_ascent(
         span_wsnr(system), stacked, power, SEARCH_STEPS, (copies, repeated.A)
     )
     value = value.reshape(restarts, n)

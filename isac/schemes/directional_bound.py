@@ -59,7 +59,7 @@ def penalised_bound(
     budget = inputs.system.sensing_power
     penalised = penalised_objective(inputs.system)
     problem = (inputs.terms, space.A, prices)
-    Z, _ = projected_ascent(penalised, start, budget, steps, problem)
+    Z, _, _ = projected_ascent(penalised, start, budget, steps, problem)
     _, bound = frank_wolfe_bound(penalised, Z, budget, problem)
     return Z.detach(), bound
 
