@@ -209,8 +209,8 @@ def test_m_s_with_three_targets_is_certified_by_the_frank_wolfe_bound():
     independent bound on how far the search's value is below M_s. Three targets 20
     degrees apart make the problem flat; searches that ended when no sample in the batch
     passed the line search, after at most 60 steps, left up to 7e-5 here, 300 steps 8e-6;
-    the barrier method for the samples still moving after 40 steps leaves 2.3e-7, the
-    round-off of the bound where the search settled (its first-order gain at 1e-13)."""
+    with the barrier method for the samples still moving after 40 steps, 2.3e-7 is left
+    where the search settled: the bound is first order in the distance to the optimum."""
     system = SystemConfig()
     scenario, terms = draw(system, 3, n=300, seed=4, width_deg=20.0)
     targets = scenario.targets.to(torch.float64)

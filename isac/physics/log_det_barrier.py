@@ -26,11 +26,13 @@ GROWTH = 30.0  # the factor t grows by at a centred point
 MOST_STEPS = 200  # a cap on the Newton steps; samples stop long before (tests)
 
 
-def hermitian_basis(r: int, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+def hermitian_basis(
+    r: int, dtype: torch.dtype = torch.complex128, device: torch.device | None = None
+) -> torch.Tensor:
     """complex [r^2, r, r]: an orthonormal (Frobenius) basis of the Hermitian r x r
     matrices: the r diagonal units, then per pair k < l (E_kl + E_lk)/sqrt 2 and
     i(E_lk - E_kl)/sqrt 2."""
-    basis = torch.zeros(r * r, r, r, dtype=dtype)
+    basis = torch.zeros(r * r, r, r, dtype=dtype, device=device)
     basis[torch.arange(r), torch.arange(r), torch.arange(r)] = 1.0
     upper, lower = torch.triu_indices(r, r, offset=1)  # k < l
     real = r + 2 * torch.arange(len(upper))
@@ -54,7 +56,7 @@ def log_det_optimum(weights: torch.Tensor, A: torch.Tensor, budget: float) -> to
         A: complex [n, r, M].
     """
     n, r, M = A.shape
-    basis = hermitian_basis(r, A.dtype)
+    basis = hermitian_basis(r, A.dtype, A.device)
     d = r * r
     traces = torch.diagonal(basis, dim1=-2, dim2=-1).real.sum(-1)  # [d]: tr of each element
     # dK_p = W o (A^H E_p A): K is affine in the coordinates z, K = I + sum_p z_p dK_p
