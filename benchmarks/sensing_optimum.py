@@ -28,12 +28,12 @@ from isac.config import compose_config
 from isac.learning.training import build_datamodule, system_from_config
 from isac.physics.directional import (
     SENSING_SEARCH_STEPS,
-    gram_of,
-    log_det_rate,
     sensing_optimum,
+    sensing_search,
     sensing_weights_without_users,
+    span_sensing_rate,
 )
-from isac.physics.psd_ascent import frank_wolfe_bound, projected_ascent
+from isac.physics.psd_ascent import Ascent, frank_wolfe_bound
 
 SEARCH_ALONE_STEPS = 300  # the cap of M_s's search before the barrier method
 
@@ -45,16 +45,12 @@ def compare(n_targets: int, repeats: int) -> str:
     (test,) = build_datamodule(cfg, system).evaluation_sets("test")
     targets = test.all().problem.terms.targets
     free = sensing_weights_without_users(targets, system.noise_power)
-    U = targets.basis()
-    reduced = U.mH @ targets.A
-    r, n = U.shape[-1], len(U)
-    start = torch.eye(r, dtype=U.dtype).expand(n, r, r) * (system.sensing_power / r)
+    reduced = targets.basis().mH @ targets.A
+    n = len(reduced)
+    rate = span_sensing_rate(system)
 
-    def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
-
-    def search(steps: int) -> tuple:
-        return projected_ascent(rate, start, system.sensing_power, steps, (free, reduced))
+    def search(steps: int) -> Ascent:
+        return sensing_search(free, reduced, system, steps)
 
     solvers = {
         "search": lambda: search(SEARCH_ALONE_STEPS)[:2],

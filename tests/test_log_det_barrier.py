@@ -9,9 +9,14 @@ from helpers import water_filling_by_active_sets
 from test_directions import draw
 
 from isac.physics import log_det_barrier
-from isac.physics.directional import gram_of, log_det_rate, sensing_weights_without_users
+from isac.physics.directional import (
+    gram_of,
+    log_det_rate,
+    sensing_search,
+    sensing_weights_without_users,
+)
 from isac.physics.log_det_barrier import hermitian_basis, log_det_optimum
-from isac.physics.psd_ascent import frank_wolfe_bound, project_psd_trace, projected_ascent
+from isac.physics.psd_ascent import frank_wolfe_bound, project_psd_trace
 from isac.physics.system import SystemConfig
 
 
@@ -63,14 +68,7 @@ def test_the_flat_three_target_problem_is_certified(monkeypatch):
     Z = log_det_optimum(free, reduced, budget)
     value, bound = frank_wolfe_bound(rate, Z, budget)
     assert ((bound - value) / value).max() <= 1e-10
-    start = torch.eye(3, dtype=reduced.dtype).expand(len(free), 3, 3) * (budget / 3)
-    searched = projected_ascent(
-        lambda Z, w, A: log_det_rate(w, gram_of(Z, A), system.waveform_len),
-        start,
-        budget,
-        300,
-        (free, reduced),
-    ).value
+    searched = sensing_search(free, reduced, system, 300).value
     assert (value >= searched * (1 - 1e-12)).all()
     assert ((value - searched) / value).max() > 1e-8  # the search was short somewhere
 

@@ -26,7 +26,7 @@ from isac import checks
 from isac.physics import rates
 from isac.physics.instances import PerInstance
 from isac.physics.log_det_barrier import log_det_optimum
-from isac.physics.psd_ascent import projected_ascent
+from isac.physics.psd_ascent import Ascent, projected_ascent
 from isac.physics.receivers import Receiver
 from isac.physics.system import SystemConfig
 from isac.physics.targets import TargetConfig, steering
@@ -296,6 +296,30 @@ def sensing_weights_without_users(targets: DirectionalTargets, noise_power: floa
     return scale[..., :, None] * (targets.B.mH @ targets.B) * scale[..., None, :] / noise_power
 
 
+def span_sensing_rate(system: SystemConfig) -> Callable[..., torch.Tensor]:
+    """Rs as :func:`~isac.physics.psd_ascent.projected_ascent` searches it: (Z [m, r, r],
+    the weights Psi [m, M, M], A in the span's coordinates [m, r, M]) -> real [m]."""
+
+    def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
+
+    return rate
+
+
+def sensing_search(
+    free_weights: torch.Tensor, reduced: torch.Tensor, system: SystemConfig, steps: int
+) -> Ascent:
+    """M_s's projected gradient search: ``steps`` steps on Rs of the weights
+    ``free_weights`` [n, M, M] over Z (R_x = U Z U^H, A in U's coordinates ``reduced``
+    [n, r, M]) from the full budget spread over the span of A."""
+    n, r = reduced.shape[0], reduced.shape[-2]
+    start = torch.eye(r, dtype=reduced.dtype, device=reduced.device).expand(n, r, r)
+    start = start * (system.sensing_power / r)
+    return projected_ascent(
+        span_sensing_rate(system), start, system.sensing_power, steps, (free_weights, reduced)
+    )
+
+
 def sensing_optimum(
     free_weights: torch.Tensor, targets: DirectionalTargets, system: SystemConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,22 +330,12 @@ def sensing_optimum(
     spread over the span of A settle most samples; those still moving go on to the
     barrier method (:func:`~isac.physics.log_det_barrier.log_det_optimum`), certified
     to a duality gap, which keeps its design where it scores higher."""
-    U = targets.basis()
-    reduced = U.mH @ targets.A  # [n, r, M]
-    r = U.shape[-1]
-    start = torch.eye(r, dtype=U.dtype, device=U.device).expand(len(U), r, r)
-    start = start * (system.sensing_power / r)
-
-    def rate(Z: torch.Tensor, weights: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        return log_det_rate(weights, gram_of(Z, A), system.waveform_len)
-
-    Z, value, moving = projected_ascent(
-        rate, start, system.sensing_power, SENSING_SEARCH_STEPS, (free_weights, reduced)
-    )
+    reduced = targets.basis().mH @ targets.A  # A in the span's coordinates, [n, r, M]
+    Z, value, moving = sensing_search(free_weights, reduced, system, SENSING_SEARCH_STEPS)
     if len(moving):
         weights, A = free_weights[moving], reduced[moving]
         finished = log_det_optimum(weights, A, system.sensing_power)
-        finished_value = rate(finished, weights, A)
+        finished_value = span_sensing_rate(system)(finished, weights, A)
         better = finished_value > value[moving]
         Z[moving[better]], value[moving[better]] = finished[better], finished_value[better]
     return Z, value
