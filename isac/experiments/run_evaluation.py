@@ -41,6 +41,7 @@ INFERENCE_OPTIONS = {  # evaluate.py's overrides of a network's inference, and w
     "polish_steps": "networks that polish their design at inference "
     "(pricenet, universal, directional)",
     "leader_steps": "networks that polish several hypotheses (directional)",
+    "newton_steps": "networks that polish several hypotheses (directional)",
 }
 TABLE_COLUMNS = (
     "scheme",
@@ -131,8 +132,8 @@ def resolve_settings(cfg: DictConfig) -> dict[str, Any]:
 def load_network(cfg: DictConfig, settings: dict[str, Any]) -> ISACModule:
     """The run's network, refused if it is another network than the run trained or cannot
     serve the requested system and receiver (a per-point network: its trained sizes and
-    budget; a universal network: its ranges); with ``polish_steps`` (and ``leader_steps``),
-    polished at inference."""
+    budget; a universal network: its ranges); with ``polish_steps`` (and ``leader_steps``,
+    ``newton_steps``), polished at inference."""
     run = settings["run"]
     path = checkpoint_path(run, cfg.checkpoint)
     other = {"best": "checkpoint=last", "last": "checkpoint=best"}.get(

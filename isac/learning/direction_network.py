@@ -18,9 +18,11 @@ R_x = P_s eta (A X X^H A^H) / tr(A X X^H A^H): feasible by construction, in the 
 the steering vectors, where every useful R_x lies. It trains with the loss (30) like every
 network. At inference, ``polish_steps`` projected gradient steps on the WSNR the BS can
 compute (:func:`~isac.physics.psd_ascent.projected_ascent`) refine every hypothesis in
-the basin it chose, and ``leader_steps`` further steps the one with the highest WSNR
-alone: they only ascend from the design the shared polish returns, at a quarter of the
-cost of a shared step (docs/training.md, DirectionNet).
+the basin it chose, ``leader_steps`` further steps the one with the highest WSNR alone
+(they only ascend from the design the shared polish returns, at a quarter of the cost of
+a shared step), and ``newton_steps`` Newton steps on its Cholesky factor
+(:func:`~isac.physics.wsnr_newton.newton_ascent`) take it to the top of its basin,
+where projected gradient steps crawl (docs/training.md, DirectionNet).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from isac.physics import rates
 from isac.physics.directional import DirectionalTerms, gram_of, span_wsnr
 from isac.physics.psd_ascent import projected_ascent
 from isac.physics.system import SystemConfig
+from isac.physics.wsnr_newton import newton_ascent
 
 LOG_FLOOR = 1e-30
 CLIP = 20.0
@@ -101,7 +104,10 @@ class DirectionNet(Network):
             inference (>= 0).
         leader_steps: further steps on the hypothesis with the highest WSNR after them,
             at inference (>= 0); 0 by default, so that a checkpoint saved before the
-            option designs as it did (``conf/model/directional.yaml`` sets 40).
+            option designs as it did.
+        newton_steps: then Newton steps on that design at inference (>= 0); 0 by default
+            for the same reason (``conf/model/directional.yaml`` sets 5 polish steps, 0
+            leader steps and 6 Newton steps).
     """
 
     target_models = ("directions",)
@@ -114,6 +120,7 @@ class DirectionNet(Network):
         hypotheses: int = 4,
         polish_steps: int = 20,
         leader_steps: int = 0,
+        newton_steps: int = 0,
     ) -> None:
         super().__init__(system)
         self.n_targets = checks.positive_int("model.network.n_targets", n_targets)
@@ -121,6 +128,7 @@ class DirectionNet(Network):
         self.hypotheses = checks.positive_int("model.network.hypotheses", hypotheses)
         self.polish_steps = checks.non_negative_int("model.network.polish_steps", polish_steps)
         self.leader_steps = checks.non_negative_int("model.network.leader_steps", leader_steps)
+        self.newton_steps = checks.non_negative_int("model.network.newton_steps", newton_steps)
         M, width = self.n_targets, feature_width(self.n_targets)
         self.norm = nn.BatchNorm1d(width)
         self.trunk = nn.Sequential(
@@ -171,6 +179,8 @@ class DirectionNet(Network):
                 self.leader_steps,
                 (terms, reduced),
             )
+        if not self.training and self.newton_steps:
+            Z = newton_ascent(Z.detach(), terms, reduced, system, self.newton_steps).Z
         R_x = U @ Z @ U.mH
         if not self.training:
             R_x = zero_power_gate(R_x, terms, system)

@@ -93,6 +93,7 @@ register_network(
             "hypotheses": checks.positive_int,
             "polish_steps": checks.non_negative_int,
             "leader_steps": checks.non_negative_int,
+            "newton_steps": checks.non_negative_int,
         },
     )
 )

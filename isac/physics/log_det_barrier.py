@@ -41,7 +41,7 @@ def hermitian_basis(
     return basis
 
 
-def _curvature(X: torch.Tensor) -> torch.Tensor:
+def log_det_curvature(X: torch.Tensor) -> torch.Tensor:
     """real [n, d, d]: -Re tr(X_p X_q) of [n, d, m, m], the Hessian of log det along the
     basis when X_p = K^-1 dK_p."""
     return -torch.einsum("npab,nqba->npq", X, X).real
@@ -72,8 +72,8 @@ def log_det_optimum(weights: torch.Tensor, A: torch.Tensor, budget: float) -> to
         K = identity + torch.einsum("np,npab->nab", z.to(A.dtype), slopes)
         along_K = torch.linalg.inv(K)[:, None] @ slopes  # K^-1 dK_p
         along_Z = torch.linalg.inv(Z)[:, None] @ basis  # Z^-1 E_p
-        gradient = t[:, None] * _trace(along_K) + _trace(along_Z)
-        hessian = t[:, None, None] * _curvature(along_K) + _curvature(along_Z)
+        gradient = t[:, None] * trace_along(along_K) + trace_along(along_Z)
+        hessian = t[:, None, None] * log_det_curvature(along_K) + log_det_curvature(along_Z)
         kkt = torch.zeros(len(z), d + 1, d + 1, dtype=torch.float64, device=A.device)
         kkt[:, :d, :d] = hessian
         kkt[:, d], kkt[:, :, d] = constraint, constraint
@@ -101,6 +101,6 @@ def log_det_optimum(weights: torch.Tensor, A: torch.Tensor, budget: float) -> to
     return Z * (budget / trace).to(Z.dtype)[:, None, None]  # the budget to round-off
 
 
-def _trace(X: torch.Tensor) -> torch.Tensor:
+def trace_along(X: torch.Tensor) -> torch.Tensor:
     """real [n, d]: Re tr X_p of [n, d, m, m]."""
     return torch.diagonal(X, dim1=-2, dim2=-1).real.sum(-1)
