@@ -170,6 +170,11 @@ def test_bad_pricenet_settings_are_refused(tmp_path):
             r"leader_steps applies to networks that polish several hypotheses",
         ),
         (
+            [f"run={pricenet_run}", "newton_steps=5"],
+            r"newton_steps applies to networks that polish several hypotheses",
+        ),
+        ([f"run={pricenet_run}", "newton_steps=-1"], r"newton_steps must be an integer >= 0"),
+        (
             [f"run={isacnn_run}", "polish_steps=2"],
             r"polish_steps applies to networks that polish their design",
         ),

@@ -106,7 +106,7 @@ class DirectionNet(Network):
             at inference (>= 0); 0 by default, so that a checkpoint saved before the
             option designs as it did.
         newton_steps: then Newton steps on that design at inference (>= 0); 0 by default
-            for the same reason (``conf/model/directional.yaml`` sets 5 polish steps, 0
+            for the same reason (``conf/model/directional.yaml`` sets 10 polish steps, 0
             leader steps and 6 Newton steps).
     """
 

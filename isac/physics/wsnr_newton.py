@@ -27,6 +27,8 @@ from isac.physics.system import SystemConfig
 BACKTRACKS = 8  # halvings of a Newton step before a sample stays where it is
 BINDING = 1e-9  # tr Z >= (1 - BINDING) P counts as on the budget
 FLATTEST = 1e-4  # curvature floor of the modified Newton step, relative to the largest
+ESCAPE = 1e-6  # Frank-Wolfe gap, relative to the objective, above which a stationary point
+# of the factor is left by a Frank-Wolfe step (module docstring)
 
 
 def cholesky_basis(
@@ -62,10 +64,10 @@ def wsnr_derivatives(
     A: torch.Tensor,
     basis: torch.Tensor,
     system: SystemConfig,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(value [n], gradient [n, d], Hessian [n, d, d]) of the objective (28) in the
-    coordinates x [n, d] of L (``basis`` [d, r, r]), Z = L L^H, A in the span's
-    coordinates [n, r, M].
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(value [n], gradient [n, d], Hessian [n, d, d], gradient in Z [n, r, r]) of the
+    objective (28) in the coordinates x [n, d] of L (``basis`` [d, r, r]), Z = L L^H, A in
+    the span's coordinates [n, r, M].
 
     With Y = A^H L and F_p = A^H E_p, the Gram matrix G = A^H Z A = Y Y^H moves by
     dG_p = F_p Y^H + Y F_p^H to first order and F_p F_q^H + F_q F_p^H to second. The
@@ -75,7 +77,7 @@ def wsnr_derivatives(
     with N = (I + W C)^-1, v_k = N u_k and phi_k = u_k^H C N u_k (docs/model.md, item 15),
     d phi_k / dc_i = |v_ik|^2 and d^2 phi_k / dc_i dc_j = -2 Re(v_ik^* (N W)_ij v_jk), and
     Rc = -mean_k log2(1 - q0_k + phi_k). Gamma = dF/dG (Hermitian) adds the curvature of
-    G in L, 2 Re tr(F_q^H Gamma F_p).
+    G in L, 2 Re tr(F_q^H Gamma F_p), and A Gamma A^H is the gradient in Z.
     """
     Y = A.mH @ torch.einsum("np,pab->nab", x.to(A.dtype), basis)  # [n, M, r]
     F = A.mH[:, None] @ basis  # [n, d, M, r]
@@ -118,7 +120,7 @@ def wsnr_derivatives(
     gradient = trace_along(gamma[:, None] @ dG)
     hessian = hessian + 2.0 * torch.einsum("nqab,nac,npcb->npq", F.conj(), gamma, F).real
     value = terms.wsnr_of(gram, system)
-    return value, gradient, hessian
+    return value, gradient, hessian, A @ gamma @ A.mH
 
 
 def newton_ascent(
@@ -136,9 +138,12 @@ def newton_ascent(
     (|lambda|, at least :data:`FLATTEST` of the largest), so every step ascends, and a
     backtracking line search keeps each accepted step an improvement (Armijo). A sample
     whose first-order gain reaches round-off (:data:`~isac.physics.psd_ascent.SETTLED`)
-    has converged and is set aside, as in
-    :func:`~isac.physics.psd_ascent.projected_ascent`; ``moving`` names the samples that
-    had not when the iterations ran out.
+    is at a stationary point of the factor. That is one of Z unless a column of L has
+    vanished where Z's maximum has a higher rank: where its Frank-Wolfe gap in Z exceeds
+    :data:`ESCAPE` the sample takes a Frank-Wolfe step instead, which adds the missing
+    direction; once that finds nothing, or where the gap is below it, the sample has
+    converged and is set aside, as in :func:`~isac.physics.psd_ascent.projected_ascent`.
+    ``moving`` names the samples that had not when the iterations ran out.
     """
     n, r = Z.shape[0], Z.shape[-1]
     budget = system.sensing_power
@@ -148,10 +153,11 @@ def newton_ascent(
     final_x = x.clone()
     final_value = terms.wsnr_of(gram_of(Z, A), system)
     live = torch.arange(n, device=Z.device)
+    failed = torch.zeros(n, dtype=torch.bool, device=Z.device)
     rows = (terms, A)
     identity = torch.eye(d, dtype=x.dtype, device=x.device)
     for _ in range(iterations):
-        value, gradient, hessian = wsnr_derivatives(x, *rows, basis, system)
+        value, gradient, hessian, z_gradient = wsnr_derivatives(x, *rows, basis, system)
         norm2 = (x * x).sum(-1).clamp_min(torch.finfo(x.dtype).tiny)
         price = (gradient * x).sum(-1) / (2.0 * norm2)  # the budget's multiplier
         binding = (norm2 >= (1.0 - BINDING) * budget) & (price > 0)
@@ -161,8 +167,9 @@ def newton_ascent(
         lagrangian = hessian - (2.0 * price * binding)[:, None, None] * identity
         curvature = -(tangent @ lagrangian @ tangent)
         # the normal direction gets the curvature's scale, so that it does not set the
-        # floor of a modified step
-        normal = normal * torch.diagonal(curvature, dim1=-2, dim2=-1).abs().mean(-1)[:, None, None]
+        # floor of a modified step (and a scale where the tangent space is empty: r = 1)
+        scale = torch.diagonal(curvature, dim1=-2, dim2=-1).abs().mean(-1)
+        normal = normal * scale.clamp_min(torch.finfo(x.dtype).tiny)[:, None, None]
         gradient = (tangent @ gradient[:, :, None])[..., 0]
         step = _modified_newton(curvature, normal, gradient)
         # no step longer than the ball's radius sqrt(P): a longer one leaves the region where
@@ -171,16 +178,49 @@ def newton_ascent(
         step = step * (budget**0.5 / length).clamp_max(1.0)[:, None]
         slope = (gradient * step).sum(-1)
         settled = slope <= SETTLED * value.abs().clamp_min(1.0)
+        stuck = torch.zeros_like(settled)
+        if settled.any():
+            # a stationary point of the factor need not be one of Z: a column of L that
+            # vanished cannot grow back; the Frank-Wolfe gap in Z tells them apart
+            gap = _frank_wolfe_gap(z_gradient[settled], _covariance(x[settled], basis), budget)
+            stuck[settled] = gap > ESCAPE * value[settled].abs().clamp_min(1.0)
+            stuck &= ~failed  # a Frank-Wolfe step found nothing there before: converged
+            settled &= ~stuck
         if settled.any():
             final_x[live[settled]], final_value[live[settled]] = x[settled], value[settled]
             keep = ~settled
             if not keep.any():
                 live = live[:0]
                 break
-            live, x, value, step, slope = live[keep], x[keep], value[keep], step[keep], slope[keep]
-            binding = binding[keep]
+            live, x, value, step = live[keep], x[keep], value[keep], step[keep]
+            gradient, binding, stuck = gradient[keep], binding[keep], stuck[keep]
+            failed = failed[keep]
+            z_gradient = z_gradient[keep]
             rows = (terms[live], A[live])
-        x = _line_search(x, value, step, slope, binding, rows, basis, system)
+        if stuck.any():
+            newton = ~stuck
+            x = x.clone()
+            x[stuck], escaped = _escape(
+                x[stuck],
+                value[stuck],
+                z_gradient[stuck],
+                (rows[0][stuck], rows[1][stuck]),
+                basis,
+                system,
+            )
+            failed[stuck] = ~escaped
+            x[newton] = _line_search(
+                x[newton],
+                value[newton],
+                gradient[newton],
+                step[newton],
+                binding[newton],
+                (rows[0][newton], rows[1][newton]),
+                basis,
+                system,
+            )
+        else:
+            x = _line_search(x, value, gradient, step, binding, rows, basis, system)
     if len(live):
         final_x[live] = x
         final_value[live] = terms[live].wsnr_of(gram_of(_covariance(x, basis), A[live]), system)
@@ -190,8 +230,8 @@ def newton_ascent(
 def _line_search(
     x: torch.Tensor,
     value: torch.Tensor,
+    gradient: torch.Tensor,
     step: torch.Tensor,
-    slope: torch.Tensor,
     binding: torch.Tensor,
     rows: tuple[DirectionalTerms, torch.Tensor],
     basis: torch.Tensor,
@@ -199,25 +239,84 @@ def _line_search(
 ) -> torch.Tensor:
     """x [n, d] moved along ``step`` by the longest of 1, 1/2, 1/4, ... (at most
     :data:`BACKTRACKS` halvings) whose retracted point gains ARMIJO of the first-order
-    gain ``slope``; unmoved where none does. Each halving evaluates only the samples that
-    have not yet accepted a step."""
+    gain of the move, by ``gradient`` (in the tangent space where the budget binds), and
+    never less than nothing; unmoved where none does. The gain is the move's, not the
+    step's: a step out of the ball from just inside it moves only to its surface. Each
+    halving evaluates only the samples that have not yet accepted a step."""
     pending = torch.arange(len(x), device=x.device)
     fraction = 1.0
     x = x.clone()
     for _ in range(BACKTRACKS + 1):
-        trial = _retract(
-            x[pending] + fraction * step[pending], binding[pending], system.sensing_power
-        )
+        start = x[pending]
+        trial = _retract(start + fraction * step[pending], binding[pending], system.sensing_power)
         terms, A = rows[0][pending], rows[1][pending]
         with torch.no_grad():
             candidate = terms.wsnr_of(gram_of(_covariance(trial, basis), A), system)
-        good = candidate >= value[pending] + ARMIJO * fraction * slope[pending]
+        gain = (gradient[pending] * (trial - start)).sum(-1).clamp_min(0.0)
+        good = candidate >= value[pending] + ARMIJO * gain
         x[pending[good]] = trial[good]
         pending = pending[~good]
         if not len(pending):
             break
         fraction *= 0.5
     return x
+
+
+def _frank_wolfe_gap(z_gradient: torch.Tensor, Z: torch.Tensor, budget: float) -> torch.Tensor:
+    """real [n]: max over the budget of <grad, Z' - Z>, P max(lambda_max(grad), 0) -
+    <grad, Z>, for the gradient in Z [n, r, r] at Z [n, r, r]: 0 exactly where Z meets
+    the first-order conditions of a maximum over the budget."""
+    largest = torch.linalg.eigvalsh(z_gradient)[..., -1].clamp_min(0.0)
+    return budget * largest - (z_gradient.conj() * Z).real.sum((-2, -1))
+
+
+def _escape(
+    x: torch.Tensor,
+    value: torch.Tensor,
+    z_gradient: torch.Tensor,
+    rows: tuple[DirectionalTerms, torch.Tensor],
+    basis: torch.Tensor,
+    system: SystemConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x [n, d], moved: bool [n]) after a Frank-Wolfe step in Z: Z + gamma (S - Z),
+    S = P u u^H (u the top eigenvector of the gradient in Z, ``z_gradient`` [n, r, r];
+    S = 0 where its largest eigenvalue is negative), gamma the longest of g, g/2, ... (at
+    most :data:`BACKTRACKS` halvings) that gains ARMIJO of the first-order gain
+    gamma <grad, S - Z>, g the maximum of the parabola through the value, that gain and
+    the value at gamma = 1 (at most 1); unmoved where none does. S adds the direction the
+    factor could not grow into, so the step leaves a stationary point of the factor that
+    is not a maximum in Z."""
+    budget = system.sensing_power
+    Z = _covariance(x, basis)
+    eigenvalues, vectors = torch.linalg.eigh(z_gradient)
+    top = vectors[..., -1:] * (eigenvalues[..., -1] > 0).to(vectors.dtype)[:, None, None]
+    direction = budget * top @ top.mH - Z
+    gain = (z_gradient.conj() * direction).real.sum((-2, -1))
+    terms, A = rows
+    with torch.no_grad():
+        whole = terms.wsnr_of(gram_of(Z + direction, A), system)
+    # the first length: the maximum of the parabola through the value, the gain and the
+    # whole step's value (where that curves down), so that a maximum much nearer than the
+    # whole step is within the halvings' reach
+    bend = value + gain - whole
+    fraction = torch.where(
+        bend > 0, gain / (2.0 * bend.clamp_min(torch.finfo(bend.dtype).tiny)), 1.0
+    )
+    fraction = fraction.clamp_max(1.0)
+    moved = Z.clone()
+    pending = torch.arange(len(x), device=x.device)
+    for _ in range(BACKTRACKS + 1):
+        trial = Z[pending] + fraction[pending, None, None] * direction[pending]
+        with torch.no_grad():
+            candidate = terms[pending].wsnr_of(gram_of(trial, A[pending]), system)
+        good = candidate >= value[pending] + ARMIJO * fraction[pending] * gain[pending]
+        moved[pending[good]] = trial[good]
+        pending = pending[~good]
+        if not len(pending):
+            break
+        fraction = fraction * 0.5
+    escaped = torch.ones(len(x), dtype=torch.bool, device=x.device).index_fill(0, pending, False)
+    return torch.einsum("pab,nab->np", basis.conj(), factor_of(moved)).real, escaped
 
 
 def _modified_newton(
@@ -234,6 +333,7 @@ def _modified_newton(
         eigenvalues, vectors = torch.linalg.eigh(system[indefinite])
         largest = eigenvalues.abs().amax(-1, keepdim=True)
         eigenvalues = eigenvalues.abs().clamp_min(FLATTEST * largest)
+        eigenvalues = eigenvalues.clamp_min(torch.finfo(eigenvalues.dtype).tiny)
         along = vectors.mT @ gradient[indefinite][:, :, None]
         step[indefinite] = (vectors @ (along / eigenvalues[:, :, None]))[..., 0]
     return step
