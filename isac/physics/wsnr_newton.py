@@ -11,7 +11,9 @@ the gradient, so the Hessian in x is regular there and Newton's method converges
 quadratically. The value, gradient and Hessian in x are closed forms
 (:func:`wsnr_derivatives`); the budget tr Z = |x|^2 <= P is a ball, and where it binds
 the step is the Newton step of the Lagrangian in the sphere's tangent space, retracted
-onto the sphere by scaling.
+onto the sphere by scaling. A stationary point of the factor where a column of L has
+vanished need not be one of Z (that column cannot grow back): there a Frank-Wolfe step in
+Z adds the missing direction (:func:`newton_ascent`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ BACKTRACKS = 8  # halvings of a Newton step before a sample stays where it is
 BINDING = 1e-9  # tr Z >= (1 - BINDING) P counts as on the budget
 FLATTEST = 1e-4  # curvature floor of the modified Newton step, relative to the largest
 ESCAPE = 1e-6  # Frank-Wolfe gap, relative to the objective, above which a stationary point
-# of the factor is left by a Frank-Wolfe step (module docstring)
+# of the factor is left by a Frank-Wolfe step (:func:`newton_ascent`)
 
 
 def cholesky_basis(
