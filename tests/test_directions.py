@@ -355,10 +355,11 @@ def test_the_reference_optimum_matches_a_second_method():
         assert reference[b].item() >= best - 1e-6
 
 
-def test_the_leader_steps_only_raise_directionnets_design():
+@pytest.mark.parametrize("option, steps", [("leader_steps", 10), ("newton_steps", 6)])
+def test_the_steps_on_the_chosen_design_only_raise_directionnets_design(option, steps):
     # an untrained network proposes its fixed hypotheses; after one polish step each,
-    # the leader's further steps ascend from the design it would return, within budget
-    # (sensing weighs 0.7, so that no sample's best is zero power)
+    # the further steps (projected gradient or Newton) on the design it would return
+    # ascend, within budget (sensing weighs 0.7, so that no sample's best is zero power)
     system = dataclasses.replace(SYSTEM, alpha=0.7)
     scenario, terms = draw(system, 2, n=64, seed=3, width_deg=10.0)
     sigma_t, U_T, _ = eigen_inputs(scenario.targets.transmit_covariance())
@@ -368,7 +369,7 @@ def test_the_leader_steps_only_raise_directionnets_design():
     network = DirectionNet(system, n_targets=2, polish_steps=1).eval()
     with torch.no_grad():
         polished = terms.wsnr(network(problem), system)
-        network.leader_steps = 10
+        setattr(network, option, steps)
         R_x = network(problem)
     led = terms.wsnr(R_x, system)
     power = torch.diagonal(R_x, dim1=-2, dim2=-1).real.sum(-1)

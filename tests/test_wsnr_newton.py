@@ -9,12 +9,8 @@ import pytest
 import torch
 from test_directions import SYSTEM, draw
 
-from isac.designer.pipelines import eigen_inputs
-from isac.learning.direction_network import DirectionNet
-from isac.learning.problem_batch import ProblemBatch
 from isac.physics.directional import gram_of
 from isac.physics.psd_ascent import project_psd_trace
-from isac.physics.receivers import GENIE
 from isac.physics.system import SystemConfig
 from isac.physics.wsnr_newton import (
     cholesky_basis,
@@ -143,25 +139,3 @@ def test_newton_reaches_local_maxima_that_no_nearby_covariance_beats():
             assert (
                 terms.wsnr_of(space.gram(nearby), system)[settled] <= value[settled] + 1e-13
             ).all()
-
-
-def test_the_newton_steps_only_raise_directionnets_design():
-    # an untrained network proposes its fixed hypotheses; after one polish step each,
-    # Newton steps on the chosen one ascend, within budget (sensing weighs 0.7, so that
-    # no sample's best is zero power)
-    system = dataclasses.replace(SYSTEM, alpha=0.7)
-    scenario, terms = draw(system, 2, n=64, seed=3, width_deg=10.0)
-    sigma_t, U_T, _ = eigen_inputs(scenario.targets.transmit_covariance())
-    problem = ProblemBatch.from_estimate(
-        scenario.H, scenario.p, sigma_t, system, GENIE, targets=scenario.targets, U_T=U_T
-    )
-    network = DirectionNet(system, n_targets=2, polish_steps=1).eval()
-    with torch.no_grad():
-        polished = terms.wsnr(network(problem), system)
-        network.newton_steps = 6
-        R_x = network(problem)
-    newton = terms.wsnr(R_x, system)
-    power = torch.diagonal(R_x, dim1=-2, dim2=-1).real.sum(-1)
-    assert (power <= system.sensing_power * (1 + 1e-6)).all()
-    assert (newton >= polished * (1 - 1e-6)).all()  # float32 round-off of the returned R_x
-    assert (newton > polished * (1 + 1e-5)).sum() >= 8
